@@ -1,0 +1,384 @@
+/* libanysock — AnyEvent::Socket's networking utilities for C.
+ *
+ * Three layers, each calling only the one below:
+ *   address    parse/format/pack; pure functions, no heap, thread-safe
+ *   resolver   resolve_sockaddr/inet_aton: c-ares on a libev loop
+ *   connect    tcp_connect/tcp_server/tcp_bind: non-blocking, cancellable
+ *
+ * Conventions used throughout:
+ * - int results: >= 0 success (0, a length or a count), < 0 a negated errno
+ *   or an ANYSOCK_E* code; anysock_strerror() names any of them.
+ * - Text input is (pointer, length) in the address layer: no NUL needed.
+ * - Outputs are written only on success.
+ * - Callbacks take `data` first and a status second; they never run before
+ *   the call that set them up returns, and never after their guard was
+ *   cancelled.
+ *
+ * MIT licensed; see LICENSE. */
+#ifndef ANYSOCK_H
+#define ANYSOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- export macro and version ------------------------------------------ */
+
+#if defined(ANYSOCK_STATIC)
+#define ANYSOCK_EXTERN
+#elif defined(__GNUC__) || defined(__clang__)
+#define ANYSOCK_EXTERN __attribute__((visibility("default")))
+#else
+#define ANYSOCK_EXTERN
+#endif
+
+#define ANYSOCK_VERSION_MAJOR 0
+#define ANYSOCK_VERSION_MINOR 1
+#define ANYSOCK_VERSION_PATCH 0
+#define ANYSOCK_VERSION_HEX                                                 \
+    ((ANYSOCK_VERSION_MAJOR << 16) | (ANYSOCK_VERSION_MINOR << 8) |         \
+     ANYSOCK_VERSION_PATCH)
+
+/* "0.1.0" for the library actually linked. */
+ANYSOCK_EXTERN const char *anysock_version(void);
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* Outcomes no errno describes; a block far below any errno value.
+ * Plain errno values are used where they mean the same thing: -EINVAL bad
+ * input, -ENOSPC buffer too small, -ENXIO no such name / no data,
+ * -ETIMEDOUT DNS servers (or a connect) did not answer, -ECONNREFUSED ... */
+#define ANYSOCK_ERRNO_MAP(XX)                                               \
+    XX(ESERVICE,    -3000, "unknown service")                              \
+    XX(EPROTOCOL,   -3001, "unknown protocol")                             \
+    XX(ESERVFAIL,   -3002, "DNS server failure")                           \
+    XX(EREFUSED,    -3003, "DNS query refused")                            \
+    XX(EBADRESP,    -3004, "malformed DNS reply")                          \
+    XX(EDNS,        -3005, "DNS lookup failed")                            \
+    XX(EENVDNS,     -3006, "malformed ANYSOCK_DNS_SERVERS")                \
+    XX(EENVHOSTS,   -3007, "malformed ANYSOCK_HOSTS")                      \
+    XX(EENVPROTO,   -3008, "malformed ANYSOCK_PROTOCOLS")                  \
+    XX(ECONFIG,     -3009, "invalid configuration")                        \
+    XX(ENOTSOCK,    -3010, "path exists and is not a socket")
+
+enum anysock_error {
+#define ANYSOCK_XX_(name, code, msg) ANYSOCK_##name = (code),
+    ANYSOCK_ERRNO_MAP(ANYSOCK_XX_)
+#undef ANYSOCK_XX_
+    ANYSOCK_ERRNO_MAP_END_ = -2999
+};
+
+/* A static, thread-safe message for any status: 0, a negated errno, an
+ * ANYSOCK_E* code, or an unknown value ("unknown error"). Never NULL. */
+ANYSOCK_EXTERN const char *anysock_strerror(int status);
+
+/* The symbolic name ("ECONNREFUSED", "ANYSOCK_ESERVFAIL"), or "UNKNOWN". */
+ANYSOCK_EXTERN const char *anysock_err_name(int status);
+
+/* ---- address layer ------------------------------------------------------- */
+
+/* Sizes of output buffers, including the terminating NUL. */
+#define ANYSOCK_IPV4_STRLEN 16     /* "255.255.255.255" */
+#define ANYSOCK_IPV6_STRLEN 46     /* as INET6_ADDRSTRLEN; AnyEvent needs 40 */
+#define ANYSOCK_ADDRESS_STRLEN 46  /* any format_address result */
+#define ANYSOCK_PORT_STRLEN 6      /* "65535" */
+
+/* A host address in network form: AnyEvent's "$ipn".
+ * family 0 means empty; AF_INET uses bytes[0..3], AF_INET6 bytes[0..15],
+ * AF_UNIX is the "unix/" token (no bytes). A plain value: no init/free. */
+typedef struct anysock_addr {
+    int family;
+    uint8_t bytes[16];
+} anysock_addr;
+
+/* Any socket address the library produces, with its length. */
+typedef struct anysock_sockaddr {
+    socklen_t len;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+    } u;
+} anysock_sockaddr;
+
+/* Dotted quad in every POSIX form: 1 to 4 parts, each decimal, octal
+ * (leading 0) or hex (0x); leading parts < 256, the last part fills the
+ * remaining bytes. Writes 4 network-order octets.
+ * Returns 0, or -EINVAL when `s` does not parse (out untouched). */
+ANYSOCK_EXTERN int anysock_parse_ipv4(const char *s, size_t len,
+                                      uint8_t out[4]);
+
+/* RFC 2373 text, "::" anywhere, an IPv4 tail in any parse_ipv4 form; a plain
+ * IPv4 address gives ::ffff:a.b.c.d. Scope ids do not parse.
+ * Writes 16 octets. Returns 0 or -EINVAL. */
+ANYSOCK_EXTERN int anysock_parse_ipv6(const char *s, size_t len,
+                                      uint8_t out[16]);
+
+/* "unix/" gives the unix-domain token (family AF_UNIX).
+ * Returns 0 or -EINVAL. */
+ANYSOCK_EXTERN int anysock_parse_unix(const char *s, size_t len,
+                                      anysock_addr *out);
+
+/* parse_ipv6, then parse_unix; a plain or ::ffff:-mapped IPv4 address comes
+ * back as AF_INET. Returns 0 or -EINVAL. anysock_aton is the same function
+ * (AnyEvent::Socket::aton). */
+ANYSOCK_EXTERN int anysock_parse_address(const char *s, size_t len,
+                                         anysock_addr *out);
+ANYSOCK_EXTERN int anysock_aton(const char *s, size_t len, anysock_addr *out);
+
+/* Text of an address, NUL-terminated, exactly as AnyEvent writes it.
+ * Return the length written (without NUL) or -ENOSPC (out untouched).
+ * format_ipv6 writes ::a.b.c.d, ::ffff:a.b.c.d and ::ffff:0:a.b.c.d for the
+ * compatible, mapped and translated prefixes and otherwise compresses the
+ * longest, leftmost run of two or more zero groups. */
+ANYSOCK_EXTERN int anysock_format_ipv4(const uint8_t a[4], char *out,
+                                       size_t outlen);
+ANYSOCK_EXTERN int anysock_format_ipv6(const uint8_t a[16], char *out,
+                                       size_t outlen);
+
+/* AF_INET as format_ipv4, AF_INET6 as format_ipv6 except that a mapped
+ * address prints as IPv4, AF_UNIX as "unix/". -EAFNOSUPPORT for anything
+ * else. anysock_ntoa is the same function (AnyEvent::Socket::ntoa). */
+ANYSOCK_EXTERN int anysock_format_address(const anysock_addr *a, char *out,
+                                          size_t outlen);
+ANYSOCK_EXTERN int anysock_ntoa(const anysock_addr *a, char *out,
+                                size_t outlen);
+
+/* AF_INET, AF_INET6, AF_UNIX, or 0 for an empty address. */
+ANYSOCK_EXTERN int anysock_address_family(const anysock_addr *a);
+
+/* The result of parse_hostport: spans, not copies. host and port point into
+ * the input, into the default service, or (for "/path") at a static "unix/".
+ * They are not NUL-terminated and live as long as what they point into. */
+typedef struct anysock_hostport {
+    const char *host;
+    size_t hostlen;
+    const char *port;
+    size_t portlen;
+} anysock_hostport;
+
+/* Split "host:port", "[v4or6]:port", "[v4or6] port", "v4or6 port",
+ * "ipv6#port", a bare IPv6 address, "unix/:path" or "/path" as AnyEvent's
+ * parse_hostport does. `defport` (may be NULL; used when defportlen > 0) is
+ * the service when the string has none.
+ * Returns 0, or -EINVAL when AnyEvent returns the empty list. */
+ANYSOCK_EXTERN int anysock_parse_hostport(const char *s, size_t len,
+                                          const char *defport,
+                                          size_t defportlen,
+                                          anysock_hostport *out);
+
+/* "host:port", with the host in brackets when it contains a ':'; the port
+ * part is left out when portlen is 0 (port may then be NULL). Needs at most
+ * hostlen + portlen + 4 bytes. Returns the length or -ENOSPC. */
+ANYSOCK_EXTERN int anysock_format_hostport(const char *host, size_t hostlen,
+                                           const char *port, size_t portlen,
+                                           char *out, size_t outlen);
+
+/* A sockaddr for host and port; for the AF_UNIX token `path` (pathlen bytes,
+ * no NUL needed) is the socket path and port is ignored. IPv6 gets flowinfo
+ * and scope id 0. Returns 0, -ENAMETOOLONG when the path does not fit
+ * sun_path (never truncated), -EAFNOSUPPORT for an empty address. */
+ANYSOCK_EXTERN int anysock_pack_sockaddr(const anysock_addr *host,
+                                         uint16_t port, const char *path,
+                                         size_t pathlen,
+                                         anysock_sockaddr *out);
+
+/* The reverse. For AF_UNIX, *path points into sa's sun_path and *pathlen is
+ * its length up to the first NUL; port is 0. path and pathlen may be NULL.
+ * Returns 0, -EAFNOSUPPORT for another family, -EINVAL if len is short. */
+ANYSOCK_EXTERN int anysock_unpack_sockaddr(const struct sockaddr *sa,
+                                           socklen_t len, anysock_addr *host,
+                                           uint16_t *port, const char **path,
+                                           size_t *pathlen);
+
+/* Protocol number for a name, case-insensitive; tcp, udp and icmp are
+ * known without /etc/protocols. Returns >= 0 or -EPROTONOSUPPORT. */
+ANYSOCK_EXTERN int anysock_getprotobyname(const char *name, size_t len);
+
+/* ---- context --------------------------------------------------------------- */
+
+struct ev_loop;
+
+/* One context per libev loop: owns the c-ares channel and every pending
+ * operation started on it. Use it only from the loop's thread. */
+typedef struct anysock_ctx anysock_ctx;
+
+/* A cancel handle for one operation; see anysock_guard_cancel. */
+typedef struct anysock_guard anysock_guard;
+
+/* Server socket options (anysock_config.server_flags). */
+#define ANYSOCK_SERVER_REUSEPORT 0x1u /* SO_REUSEPORT before bind */
+
+typedef struct anysock_config {
+    /* "a.b.c.d[:port],[v6]:port,..."; NULL: $ANYSOCK_DNS_SERVERS, else the
+     * system resolver configuration. */
+    const char *dns_servers;
+    /* NULL: $ANYSOCK_HOSTS, else /etc/hosts. */
+    const char *hosts_file;
+    /* Allowed families in preference order: "ipv4,ipv6", "ipv6,ipv4",
+     * "ipv4", "ipv6". NULL: $ANYSOCK_PROTOCOLS, else "ipv4,ipv6". */
+    const char *protocols;
+    double dns_timeout;      /* seconds for the first try; 0: 2 */
+    int dns_tries;           /* 0: 3 (about 2 + 4 + 8 s per server max) */
+    int dns_max_inflight;    /* DNS queries outstanding at once; 0: 64 */
+    /* Happy Eyeballs connection-attempt delay in seconds; 0 tries targets
+     * strictly one at a time, as AnyEvent does. anysock_config_init sets
+     * the RFC 8305 default, 0.25. */
+    double connect_delay;
+    unsigned server_flags;   /* ANYSOCK_SERVER_* */
+} anysock_config;
+
+/* Fill `cfg` with the defaults (connect_delay 0.25, the rest 0/NULL). */
+ANYSOCK_EXTERN void anysock_config_init(anysock_config *cfg);
+
+/* Create a context on `loop`; cfg NULL means anysock_config_init's
+ * defaults. Environment variables are read here: a malformed one is
+ * ANYSOCK_EENVDNS / EENVHOSTS / EENVPROTO. Returns 0 and sets *out, or an
+ * error and leaves *out untouched. */
+ANYSOCK_EXTERN int anysock_ctx_new(struct ev_loop *loop,
+                                   const anysock_config *cfg,
+                                   anysock_ctx **out);
+
+/* Cancel everything pending on ctx (no callback runs after this), close
+ * the c-ares channel and free. Guards still held by the caller become
+ * invalid: do not cancel them afterwards. NULL is a no-op. */
+ANYSOCK_EXTERN void anysock_ctx_free(anysock_ctx *ctx);
+
+ANYSOCK_EXTERN struct ev_loop *anysock_ctx_loop(const anysock_ctx *ctx);
+
+/* ---- resolver -------------------------------------------------------------- */
+
+/* One address to try: arguments for socket() and connect()/bind(). */
+typedef struct anysock_target {
+    int family;   /* AF_INET, AF_INET6, AF_UNIX */
+    int socktype; /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+    int protocol; /* 6 tcp, 17 udp, 132 sctp, 0 for AF_UNIX */
+    anysock_sockaddr addr;
+} anysock_target;
+
+/* status 0 with count >= 1; otherwise count 0 and status -ENXIO (no such
+ * name, no data, no usable target), -ETIMEDOUT (no server answered), or
+ * another error. `targets` is borrowed until the callback returns. */
+typedef void (*anysock_resolve_cb)(void *data, int status,
+                                   const anysock_target *targets,
+                                   size_t count);
+
+/* AnyEvent::Socket::resolve_sockaddr. node: a host name, IDN, numeric
+ * address, "localhost" or "unix/"; service: a port number, a service name
+ * (SRV is tried when node is a name too), "name=port", or for "unix/" an
+ * absolute path. proto: "tcp" (NULL), "udp" or "sctp". family: 0 any, 4 or
+ * 6. socktype: 0 means SOCK_DGRAM for udp, else SOCK_STREAM.
+ * Returns 0 and calls `cb` exactly once later (unless cancelled), or returns
+ * an error (ANYSOCK_ESERVICE, ANYSOCK_EPROTOCOL, -EINVAL, -ENOMEM) and never
+ * calls it. guard may be NULL: the operation then frees itself. */
+ANYSOCK_EXTERN int anysock_resolve_sockaddr(anysock_ctx *ctx,
+                                            const char *node,
+                                            const char *service,
+                                            const char *proto, int family,
+                                            int socktype,
+                                            anysock_resolve_cb cb, void *data,
+                                            anysock_guard **guard);
+
+/* status 0 with count >= 1 addresses (AF_INET / AF_INET6), in protocol
+ * preference order; else count 0 and a status as for resolve. */
+typedef void (*anysock_inet_aton_cb)(void *data, int status,
+                                     const anysock_addr *addrs, size_t count);
+
+/* AnyEvent::Socket::inet_aton: a numeric name gives itself, "localhost"
+ * 127.0.0.1 and ::1, anything else A and AAAA records. */
+ANYSOCK_EXTERN int anysock_inet_aton(anysock_ctx *ctx, const char *name,
+                                     anysock_inet_aton_cb cb, void *data,
+                                     anysock_guard **guard);
+
+/* ---- connections ------------------------------------------------------------- */
+
+/* status 0: `fd` is connected, non-blocking, close-on-exec and now the
+ * caller's; host/port name the peer (host borrowed for the call).
+ * status < 0: every target failed; fd is -1, host NULL; the status is the
+ * last attempt's error, or -ENXIO when resolution gave no target. */
+typedef void (*anysock_connect_cb)(void *data, int status, int fd,
+                                   const char *host, unsigned port);
+
+/* Called with each attempt's fresh socket before connect(); may bind or set
+ * options. Returns that attempt's timeout in seconds, 0 for none. */
+typedef double (*anysock_prepare_cb)(void *data, int fd);
+
+/* AnyEvent::Socket::tcp_connect with Happy Eyeballs (RFC 8305): resolve
+ * host/service, then race the targets, starting the next attempt whenever
+ * the current one has not connected within the context's connect_delay.
+ * Returns 0 and calls connect_cb later (unless cancelled), or an error
+ * (ANYSOCK_ESERVICE, -EINVAL, -ENOMEM) and never calls it.
+ * After a success the guard stays usable for anysock_tcp_connect_retry
+ * until cancelled. guard may be NULL. */
+ANYSOCK_EXTERN int anysock_tcp_connect(anysock_ctx *ctx, const char *host,
+                                       const char *service,
+                                       anysock_connect_cb connect_cb,
+                                       anysock_prepare_cb prepare_cb,
+                                       void *data, anysock_guard **guard);
+
+/* Reject the connection just handed to connect_cb (AnyEvent's fourth
+ * argument): the caller keeps and closes that fd; the remaining targets
+ * are tried and connect_cb runs again later. Returns 0, or -EINVAL when the
+ * guard's operation has not just succeeded. */
+ANYSOCK_EXTERN int anysock_tcp_connect_retry(anysock_guard *guard);
+
+/* A new connection: fd is non-blocking, close-on-exec and the caller's;
+ * host/port name the peer ("unix/" and 0 for unix sockets). status < 0 only
+ * reports an accept error the server survived (fd -1, host NULL). */
+typedef void (*anysock_accept_cb)(void *data, int status, int fd,
+                                  const char *host, unsigned port);
+
+/* Called after bind, before listen, with the bound address (for unix/:
+ * "unix/" and port 0). Returns the listen backlog, 0 for the default. */
+typedef int (*anysock_listen_prepare_cb)(void *data, int fd,
+                                         const char *host, unsigned port);
+
+/* AnyEvent::Socket::tcp_server. host: an IPv4 or IPv6 address, "unix/"
+ * (service is then the socket path), or NULL for every address on IPv6 and
+ * IPv4 (one dual-stack socket where possible). service: a port number, a
+ * service name, or NULL/"0" for an ephemeral port.
+ * Every error up to listen() is returned here (the path exists and is not
+ * a socket: ANYSOCK_ENOTSOCK); on 0 the socket is listening.
+ * Cancelling the guard stops accepting, closes the listener and removes a
+ * unix socket file if it is still the one created. */
+ANYSOCK_EXTERN int anysock_tcp_server(anysock_ctx *ctx, const char *host,
+                                      const char *service,
+                                      anysock_accept_cb accept_cb,
+                                      anysock_listen_prepare_cb prepare_cb,
+                                      void *data, anysock_guard **guard);
+
+/* AnyEvent::Socket::tcp_bind: the same set-up, but the listening fd is
+ * handed back in *fd (the caller's) instead of being accepted on.
+ * The guard only removes the unix socket file when cancelled. */
+ANYSOCK_EXTERN int anysock_tcp_bind(anysock_ctx *ctx, const char *host,
+                                    const char *service,
+                                    anysock_listen_prepare_cb prepare_cb,
+                                    void *data, int *fd,
+                                    anysock_guard **guard);
+
+/* TCP_NODELAY on or off. Returns 0 or a negated errno. */
+ANYSOCK_EXTERN int anysock_tcp_nodelay(int fd, int on);
+
+/* TCP_CONGESTION (e.g. "cubic", "reno"). Returns 0 or a negated errno. */
+ANYSOCK_EXTERN int anysock_tcp_congestion(int fd, const char *name);
+
+/* ---- guards -------------------------------------------------------------------- */
+
+/* Stop the operation if still pending (no callback will run, its fds are
+ * closed, its watchers stopped), free it, and set *guard to NULL. Safe from
+ * inside any callback, the operation's own included; NULL or *guard NULL
+ * is a no-op. Every guard handed out must be cancelled exactly once. */
+ANYSOCK_EXTERN void anysock_guard_cancel(anysock_guard **guard);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANYSOCK_H */

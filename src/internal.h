@@ -1,0 +1,61 @@
+/* Shared between src/ files only; never installed. */
+#ifndef ANYSOCK_INTERNAL_H
+#define ANYSOCK_INTERNAL_H
+
+#include "anysock.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#define anysock__container_of(ptr, type, member)                            \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define ANYSOCK__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* All heap use goes through these, so there is one place to hook. */
+void *anysock__malloc(size_t n);
+void *anysock__calloc(size_t n, size_t size);
+void anysock__free(void *p);
+
+/* Every heap operation (resolve, connect, server, ...) starts with this
+ * header. The public anysock_guard * is a pointer to it. The ctx keeps the
+ * live ones in a list so anysock_ctx_free can cancel them all. */
+typedef struct anysock__op anysock__op;
+struct anysock__op {
+    /* Stop watchers, close fds, unlink from ctx (anysock__op_unlink) and
+     * free, or detach (e.g. a c-ares query still in flight) so that no user
+     * callback runs. Must be safe to call from inside the op's callbacks. */
+    void (*cancel)(anysock__op *op);
+    anysock_ctx *ctx;
+    anysock__op *prev, *next;
+};
+
+/* Link op into ctx's live list (op->ctx set). */
+void anysock__op_link(anysock_ctx *ctx, anysock__op *op);
+/* Unlink op from its ctx's list; no-op when not linked. */
+void anysock__op_unlink(anysock__op *op);
+/* Cancel every live op of ctx (used by anysock_ctx_free). */
+void anysock__ctx_cancel_all(anysock_ctx *ctx);
+
+/* The context. loop.c creates and frees it; fields below the line are the
+ * resolver's own (loop.c / resolver.c). */
+struct anysock_ctx {
+    struct ev_loop *loop;
+    anysock__op *ops;          /* live operations */
+    double connect_delay;      /* Happy Eyeballs delay, seconds */
+    unsigned server_flags;     /* ANYSOCK_SERVER_* */
+    /* Protocol preference, AnyEvent's %PROTOCOL: 0 = not allowed, higher
+     * = preferred; e.g. "ipv4,ipv6" gives pref_ipv4 2, pref_ipv6 1. */
+    int pref_ipv4, pref_ipv6;
+    /* ---- resolver state ---- */
+    struct anysock__resolver *res;
+};
+
+/* fd helpers: every fd is born non-blocking and close-on-exec.
+ * Return the fd or a negated errno. */
+int anysock__socket(int domain, int type, int protocol);
+int anysock__accept(int fd, struct sockaddr *sa, socklen_t *len);
+/* close() that keeps errno intact and ignores EINTR. */
+void anysock__close(int fd);
+
+#endif
