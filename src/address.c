@@ -20,107 +20,112 @@ static int is_space(unsigned char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* Hex digit values plus one; 0 for every other byte. */
+static const uint8_t hex1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 /* Value of a hex digit, or -1. */
 static int hexval(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return (int)hex1[c] - 1;
 }
 
 static int is_hex(unsigned char c)
 {
-    return hexval(c) >= 0;
+    return hex1[c] != 0;
 }
 
 /* ---- parse_ipv4 --------------------------------------------------------- */
 
+/* Parts saturate here: oct()/hex() die on values over 32 bits and huge
+ * decimals fail the range check, so all three only need "too big". */
 #define PART_MAX ((uint64_t)0xffffffff)
+#define PART_BIG (PART_MAX + 1)
 
-/* One part of a dotted quad at s[*i..end): 0x hex, 0 octal or decimal, as
- * 7.17's regex (lowercase x only; "08" and "0x" do not parse). Values over
- * 32 bits saturate: oct()/hex() die on them and huge decimals fail the
- * range check, so both only need to be "too big". `last_nl` says the part
- * is followed by the final "\n" that Perl's `$` lets through; hex() then
- * dies on it ("Illegal hexadecimal digit"), oct() and decimal ignore it. */
-static int ipv4_part(const char *s, size_t *i, size_t end, int last_nl,
-                     uint64_t *val)
+/* A part starting with '0' at *pp (the rare forms, kept off the fast
+ * path): 0x hex or octal, as 7.17's regex (lowercase x only; "08" and "0x"
+ * do not parse). `nl` says the input ends in the "\n" that Perl's `$` lets
+ * through: hex() dies on it ("Illegal hexadecimal digit"), oct() ignores
+ * it. Returns 0 or -1. */
+static int ipv4_zero_part(const unsigned char **pp, const unsigned char *e,
+                          int nl, uint64_t *val)
 {
-    size_t p = *i;
+    const unsigned char *p = *pp + 1;
     uint64_t v = 0;
 
-    if (p >= end)
-        return -1;
-    if (s[p] == '0') {
-        if (p + 1 < end && s[p + 1] == 'x' && p + 2 < end &&
-            is_hex((unsigned char)s[p + 2])) {
-            p += 2;
-            while (p < end && is_hex((unsigned char)s[p])) {
-                v = (v << 4) | (uint64_t)hexval((unsigned char)s[p]);
-                if (v > PART_MAX)
-                    v = PART_MAX + 1;
-                p++;
-            }
-            if (last_nl && (p == end))
-                return -1;
-        } else {
-            p++;
-            while (p < end && s[p] >= '0' && s[p] <= '7') {
-                v = (v << 3) | (uint64_t)(s[p] - '0');
-                if (v > PART_MAX)
-                    v = PART_MAX + 1;
-                p++;
-            }
-        }
-    } else if (s[p] >= '1' && s[p] <= '9') {
-        while (p < end && s[p] >= '0' && s[p] <= '9') {
-            v = v * 10 + (uint64_t)(s[p] - '0');
+    if (p + 1 < e && p[0] == 'x' && is_hex(p[1])) {
+        for (p++; p < e && is_hex(*p); p++) {
+            v = (v << 4) | (uint64_t)hexval(*p);
             if (v > PART_MAX)
-                v = PART_MAX + 1;
-            p++;
+                v = PART_BIG;
         }
+        if (nl && p == e)
+            return -1;
     } else {
-        return -1;
+        for (; p < e && *p >= '0' && *p <= '7'; p++) {
+            v = (v << 3) | (uint64_t)(*p - '0');
+            if (v > PART_MAX)
+                v = PART_BIG;
+        }
     }
-    *i = p;
+    *pp = p;
     *val = v;
     return 0;
 }
 
 int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 {
-    uint64_t part[4];
-    size_t n = 0, i = 0, end = len;
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    uint64_t part[4], v;
+    size_t n = 0;
     int nl = 0;
-    uint64_t v;
 
     /* The regex ends in `$`, which also matches before a final "\n". */
-    if (end > 0 && s[end - 1] == '\n') {
-        end--;
+    if (len > 0 && e[-1] == '\n') {
+        e--;
         nl = 1;
     }
     for (;;) {
-        if (ipv4_part(s, &i, end, nl, &part[n]) < 0)
+        unsigned d;
+
+        if (p == e)
             return -EINVAL;
-        n++;
-        if (i == end)
+        d = (unsigned)*p - '0';
+        if (d - 1 < 9) {
+            v = d;
+            /* at most PART_BIG * 10 + 9: no overflow */
+            for (p++; p < e && (d = (unsigned)*p - '0') < 10; p++) {
+                v = v * 10 + d;
+                if (v > PART_MAX)
+                    v = PART_BIG;
+            }
+        } else if (d == 0) {
+            if (ipv4_zero_part(&p, e, nl, &v) < 0)
+                return -EINVAL;
+        } else {
+            return -EINVAL;
+        }
+        part[n++] = v;
+        if (p == e)
             break;
-        if (s[i] != '.' || n == 4)
+        if (*p != '.' || n == 4)
             return -EINVAL;
-        i++;
+        p++;
     }
-    for (size_t k = 0; k + 1 < n; k++)
+    /* Leading parts < 256, the last < 2 ** (8 * (4 - $#_)); then
+     * (pop) + ($_[0] << 24) + ($_[1] << 16) + ($_[2] << 8). */
+    v = part[n - 1];
+    if (v >= (uint64_t)1 << (8 * (5 - n)))
+        return -EINVAL;
+    for (size_t k = 0; k + 1 < n; k++) {
         if (part[k] >= 256)
             return -EINVAL;
-    if (part[n - 1] >= ((uint64_t)1 << (8 * (5 - n))))
-        return -EINVAL;
-    v = part[n - 1];
-    /* (pop) + ($_[0] << 24) + ($_[1] << 16) + ($_[2] << 8) */
-    for (size_t k = 0; k + 1 < n; k++)
         v += part[k] << (24 - 8 * k);
+    }
     out[0] = (uint8_t)(v >> 24);
     out[1] = (uint8_t)(v >> 16);
     out[2] = (uint8_t)(v >> 8);
@@ -130,61 +135,66 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 
 /* ---- parse_ipv6 --------------------------------------------------------- */
 
-typedef struct span {
-    size_t off, len;
-} span;
-
-/* Perl's `split /:/, $x, -1` of s[off..off+len): an empty string gives no
- * fields at all. At most 9 fields can occur (8 colons). */
-static size_t split_colon(const char *s, size_t off, size_t len, span *f)
-{
-    size_t n = 0, start = off, end = off + len;
-
-    if (len == 0)
-        return 0;
-    for (size_t i = off; i < end; i++) {
-        if (s[i] == ':') {
-            f[n].off = start;
-            f[n].len = i - start;
-            n++;
-            start = i + 1;
-        }
-    }
-    f[n].off = start;
-    f[n].len = end - start;
-    return n + 1;
-}
-
-/* /^[0-9a-fA-F]{1,4}$/ admits a trailing "\n", but hex() then dies on it,
- * so in effect a group is exactly 1 to 4 hex digits. */
-static int hex_group(const char *s, span f, unsigned *val)
-{
-    unsigned v = 0;
-
-    if (f.len < 1 || f.len > 4)
-        return -1;
-    for (size_t i = 0; i < f.len; i++) {
-        int d = hexval((unsigned char)s[f.off + i]);
-        if (d < 0)
-            return -1;
-        v = (v << 4) | (unsigned)d;
-    }
-    *val = v;
-    return 0;
-}
-
+/* One pass over the text, equivalent to 7.17's
+ *   $n = y/://; split /::/, $_[0], 2; split /:/, $h/$t, -1; ...
+ * Fields are split on ':' except at the first "::", which separates the
+ * head from the tail; an empty head or tail has no fields. Every field must
+ * be 1 to 4 hex digits (/^[0-9a-fA-F]{1,4}$/ admits a trailing "\n" but
+ * hex() then dies on it), except that the last tail field may be an IPv4
+ * address in any parse_ipv4 form if it has a dot and $n <= 6. Without
+ * "::" there must be exactly 8 groups; with it, zero groups of padding is
+ * fine ("1:2:3:4::5:6:7:8" parses). Every failure is "undef", so the
+ * checks can run in any order and stop at the first. */
 int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
 {
-    span h[10], t[10];
-    unsigned g[8];
-    size_t n = 0, nh = 0, nt, dc = len, k = 0;
-    int tail4 = 0;
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    const unsigned char *field = p;
+    unsigned g[10], v = 0;
+    size_t n = 0, ng = 0, head = 0, nd = 0;
+    int dc = 0, bad = 0, dot = 0, tail_empty = 0;
     uint8_t v4[4];
 
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == ':')
-            n++;
-    if (n < 2 || n > 8) {
+    for (; p < e; p++) {
+        unsigned c = *p;
+        int d;
+
+        if (c != ':') {
+            d = hexval(c);
+            if (d >= 0 && nd < 4) {
+                v = v << 4 | (unsigned)d;
+                nd++;
+            } else {
+                bad = 1;
+                dot |= c == '.';
+            }
+            continue;
+        }
+        if (++n > 8)
+            return -EINVAL;
+        if (!dc && p + 1 < e && p[1] == ':') {
+            /* the first "::": the head ends (it has no field if empty) */
+            if (p != (const unsigned char *)s) {
+                if (bad || nd == 0)
+                    return -EINVAL;
+                g[ng++] = v;
+            }
+            head = ng;
+            dc = 1;
+            if (++n > 8)
+                return -EINVAL;
+            p++;
+            tail_empty = p + 1 == e;
+        } else {
+            if (bad || nd == 0 || ng == 8)
+                return -EINVAL;
+            g[ng++] = v;
+        }
+        field = p + 1;
+        v = 0;
+        nd = 0;
+        bad = dot = 0;
+    }
+    if (n < 2) {
         if (n == 0 && anysock_parse_ipv4(s, len, v4) == 0) {
             memset(out, 0, 10);
             out[10] = out[11] = 0xff;
@@ -193,49 +203,37 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
         }
         return -EINVAL;
     }
-    /* split /::/, $_[0], 2: only the first "::" splits. */
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (s[i] == ':' && s[i + 1] == ':') {
-            dc = i;
-            break;
+    if (!tail_empty) {
+        if (dot) {
+            if (n > 6 || ng > 6 ||
+                anysock_parse_ipv4((const char *)field,
+                                   (size_t)(e - field), v4) < 0)
+                return -EINVAL;
+            g[ng++] = (unsigned)v4[0] << 8 | v4[1];
+            g[ng++] = (unsigned)v4[2] << 8 | v4[3];
+        } else {
+            if (bad || nd == 0 || ng == 8)
+                return -EINVAL;
+            g[ng++] = v;
         }
     }
-    if (dc < len) {
-        nh = split_colon(s, 0, dc, h);
-        nt = split_colon(s, dc + 2, len - dc - 2, t);
-    } else {
-        nt = split_colon(s, 0, len, t);
+    if (!dc) {
+        if (ng != 8)
+            return -EINVAL;
+        head = 8;
+    } else if (ng > 8) {
+        return -EINVAL; /* cannot happen with <= 8 colons */
     }
-    /* An IPv4 tail only in the last field after the "::", when it has a
-     * dot; it then counts as two groups. */
-    if (nt > 0 && memchr(s + t[nt - 1].off, '.', t[nt - 1].len)) {
-        if (n > 6)
-            return -EINVAL;
-        if (anysock_parse_ipv4(s + t[nt - 1].off, t[nt - 1].len, v4) < 0)
-            return -EINVAL;
-        tail4 = 1;
-        nt--;
-    }
-    if (dc == len && nh + nt + 2 * (size_t)tail4 != 8)
-        return -EINVAL;
-    if (nh + nt + 2 * (size_t)tail4 > 8)
-        return -EINVAL; /* cannot happen with <= 8 colons; keeps g safe */
-    for (size_t i = 0; i < nh; i++)
-        if (hex_group(s, h[i], &g[k++]) < 0)
-            return -EINVAL;
-    /* "::" may stand for zero groups: "1:2:3:4::5:6:7:8" parses. */
-    while (k + nt + 2 * (size_t)tail4 < 8)
-        g[k++] = 0;
-    for (size_t i = 0; i < nt; i++)
-        if (hex_group(s, t[i], &g[k++]) < 0)
-            return -EINVAL;
-    if (tail4) {
-        g[k++] = (unsigned)v4[0] << 8 | v4[1];
-        g[k++] = (unsigned)v4[2] << 8 | v4[3];
-    }
-    for (size_t i = 0; i < 8; i++) {
+    /* The "::" stands for 8 - ng zero groups between head and tail. */
+    for (size_t i = 0; i < head; i++) {
         out[2 * i] = (uint8_t)(g[i] >> 8);
         out[2 * i + 1] = (uint8_t)g[i];
+    }
+    memset(out + 2 * head, 0, 2 * (8 - ng));
+    for (size_t i = head; i < ng; i++) {
+        size_t j = i + 8 - ng;
+        out[2 * j] = (uint8_t)(g[i] >> 8);
+        out[2 * j + 1] = (uint8_t)g[i];
     }
     return 0;
 }
