@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <endian.h>
 
 /* ---- character classes (byte semantics, as Perl on non-UTF-8 strings) -- */
 
@@ -77,19 +78,64 @@ static int ipv4_zero_part(const unsigned char **pp, const unsigned char *e,
     return 0;
 }
 
+/* The common case, exactly four decimal octets "a.b.c.d" without leading
+ * zeros: every such string parses the same way in 7.17. Anything else
+ * (returns -1) goes through the general parser. */
+static int ipv4_quad(const unsigned char *p, const unsigned char *e,
+                     uint8_t out[4])
+{
+    uint32_t acc = 0;
+
+    for (int k = 0;; k++) {
+        unsigned v, d;
+
+        if (p == e)
+            return -1;
+        v = (unsigned)*p++ - '0';
+        if (v > 9)
+            return -1;
+        if (p < e && (d = (unsigned)*p - '0') < 10) {
+            if (v == 0)
+                return -1;
+            v = v * 10 + d;
+            p++;
+            if (p < e && (d = (unsigned)*p - '0') < 10) {
+                v = v * 10 + d;
+                p++;
+            }
+        }
+        if (v > 255)
+            return -1;
+        acc = acc << 8 | v;
+        if (k == 3)
+            break;
+        if (p == e || *p++ != '.')
+            return -1;
+    }
+    if (p != e)
+        return -1;
+    out[0] = (uint8_t)(acc >> 24);
+    out[1] = (uint8_t)(acc >> 16);
+    out[2] = (uint8_t)(acc >> 8);
+    out[3] = (uint8_t)acc;
+    return 0;
+}
+
 int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
-    uint64_t part[4], v;
-    size_t n = 0;
+    uint64_t v, acc = 0;
+    unsigned k;
     int nl = 0;
 
+    if (ipv4_quad(p, e, out) == 0)
+        return 0;
     /* The regex ends in `$`, which also matches before a final "\n". */
     if (len > 0 && e[-1] == '\n') {
         e--;
         nl = 1;
     }
-    for (;;) {
+    for (k = 0;; k++) {
         unsigned d;
 
         if (p == e)
@@ -109,27 +155,23 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
         } else {
             return -EINVAL;
         }
-        part[n++] = v;
         if (p == e)
             break;
-        if (*p != '.' || n == 4)
+        /* Leading parts must be < 256; 4 parts at most. */
+        if (*p != '.' || k == 3 || v >= 256)
             return -EINVAL;
+        acc |= v << (24 - 8 * k);
         p++;
     }
-    /* Leading parts < 256, the last < 2 ** (8 * (4 - $#_)); then
+    /* The last part < 2 ** (8 * (4 - $#_)) fills the remaining octets:
      * (pop) + ($_[0] << 24) + ($_[1] << 16) + ($_[2] << 8). */
-    v = part[n - 1];
-    if (v >= (uint64_t)1 << (8 * (5 - n)))
+    if (v >> (8 * (4 - k)))
         return -EINVAL;
-    for (size_t k = 0; k + 1 < n; k++) {
-        if (part[k] >= 256)
-            return -EINVAL;
-        v += part[k] << (24 - 8 * k);
-    }
-    out[0] = (uint8_t)(v >> 24);
-    out[1] = (uint8_t)(v >> 16);
-    out[2] = (uint8_t)(v >> 8);
-    out[3] = (uint8_t)v;
+    acc += v;
+    out[0] = (uint8_t)(acc >> 24);
+    out[1] = (uint8_t)(acc >> 16);
+    out[2] = (uint8_t)(acc >> 8);
+    out[3] = (uint8_t)acc;
     return 0;
 }
 
@@ -143,58 +185,66 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
  * hex() then dies on it), except that the last tail field may be an IPv4
  * address in any parse_ipv4 form if it has a dot and $n <= 6. Without
  * "::" there must be exactly 8 groups; with it, zero groups of padding is
- * fine ("1:2:3:4::5:6:7:8" parses). Every failure is "undef", so the
+ * fine ("1:2:3:4::5:6:7:8" parses). Fewer than 2 or more than 8 colons:
+ * only a colon-free IPv4 address parses. Every failure is "undef", so the
  * checks can run in any order and stop at the first. */
+/* Append a 16-bit group to a 128-bit accumulator (hi, lo). */
+#define PUSH16(hi, lo, v)                                                   \
+    do {                                                                    \
+        (hi) = (hi) << 16 | (lo) >> 48;                                     \
+        (lo) = (lo) << 16 | (v);                                            \
+    } while (0)
+
 int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
-    const unsigned char *field = p;
-    unsigned g[10], v = 0;
-    size_t n = 0, ng = 0, head = 0, nd = 0;
-    int dc = 0, bad = 0, dot = 0, tail_empty = 0;
+    /* Groups accumulate right-aligned in (hi, lo); at the first "::" the
+     * head moves to (hh, hl) and (hi, lo) collects the tail, which then
+     * already sits where it belongs: at the end. */
+    uint64_t hi = 0, lo = 0, hh = 0, hl = 0;
+    unsigned v = 0, d;
+    size_t nd = 0, ng = 0, head = 8, n = 0;
     uint8_t v4[4];
 
+    if (len >= 2 && p[0] == ':' && p[1] == ':') {
+        head = 0;
+        n = 2;
+        p += 2;
+        if (p == e)
+            goto done;
+    }
     for (; p < e; p++) {
-        unsigned c = *p;
-        int d;
-
-        if (c != ':') {
-            d = hexval(c);
-            if (d >= 0 && nd < 4) {
-                v = v << 4 | (unsigned)d;
-                nd++;
-            } else {
-                bad = 1;
-                dot |= c == '.';
-            }
+        d = hex1[*p];
+        if (d) {
+            v = v << 4 | (d - 1);
+            nd++;
             continue;
         }
+        if (*p != ':')
+            break;
         if (++n > 8)
             return -EINVAL;
-        if (!dc && p + 1 < e && p[1] == ':') {
-            /* the first "::": the head ends (it has no field if empty) */
-            if (p != (const unsigned char *)s) {
-                if (bad || nd == 0)
-                    return -EINVAL;
-                g[ng++] = v;
-            }
+        if (nd - 1 > 3) {
+            /* An empty field after a colon is the first "::" (the head
+             * ends; it has no field if empty), or does not parse. Leading
+             * colons: "::" was taken above, one alone fails here. */
+            if (nd != 0 || head != 8 || p == (const unsigned char *)s)
+                return -EINVAL;
             head = ng;
-            dc = 1;
-            if (++n > 8)
-                return -EINVAL;
-            p++;
-            tail_empty = p + 1 == e;
-        } else {
-            if (bad || nd == 0 || ng == 8)
-                return -EINVAL;
-            g[ng++] = v;
+            hh = hi;
+            hl = lo;
+            hi = lo = 0;
+            if (p + 1 == e)
+                goto done;
+            continue;
         }
-        field = p + 1;
+        PUSH16(hi, lo, v);
+        ng++;
         v = 0;
         nd = 0;
-        bad = dot = 0;
     }
     if (n < 2) {
+        /* no or one colon: only a colon-free IPv4 address parses */
         if (n == 0 && anysock_parse_ipv4(s, len, v4) == 0) {
             memset(out, 0, 10);
             out[10] = out[11] = 0xff;
@@ -203,38 +253,44 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
         }
         return -EINVAL;
     }
-    if (!tail_empty) {
-        if (dot) {
-            if (n > 6 || ng > 6 ||
-                anysock_parse_ipv4((const char *)field,
-                                   (size_t)(e - field), v4) < 0)
-                return -EINVAL;
-            g[ng++] = (unsigned)v4[0] << 8 | v4[1];
-            g[ng++] = (unsigned)v4[2] << 8 | v4[3];
-        } else {
-            if (bad || nd == 0 || ng == 8)
-                return -EINVAL;
-            g[ng++] = v;
-        }
-    }
-    if (!dc) {
-        if (ng != 8)
+    if (p == e) {
+        if (nd - 1 > 3)
             return -EINVAL;
-        head = 8;
-    } else if (ng > 8) {
-        return -EINVAL; /* cannot happen with <= 8 colons */
+        PUSH16(hi, lo, v);
+        ng++;
+    } else {
+        /* A byte neither hex nor ':'. Only the last field may hold one,
+         * and then only as an IPv4 tail, which has a dot. */
+        const unsigned char *start = p - nd;
+
+        if (n > 6 || memchr(p, ':', (size_t)(e - p)) ||
+            !memchr(start, '.', (size_t)(e - start)) ||
+            anysock_parse_ipv4((const char *)start, (size_t)(e - start),
+                               v4) < 0)
+            return -EINVAL;
+        PUSH16(hi, lo, (unsigned)v4[0] << 8 | v4[1]);
+        PUSH16(hi, lo, (unsigned)v4[2] << 8 | v4[3]);
+        ng += 2;
     }
-    /* The "::" stands for 8 - ng zero groups between head and tail. */
-    for (size_t i = 0; i < head; i++) {
-        out[2 * i] = (uint8_t)(g[i] >> 8);
-        out[2 * i + 1] = (uint8_t)g[i];
+    if (head == 8 ? ng != 8 : ng > 8)
+        return -EINVAL;
+done:
+    /* The "::" stands for 8 - ng zero groups: shift the head to the top. */
+    if (head < 8) {
+        unsigned k = 16 * (8 - (unsigned)head);
+        if (k >= 128)
+            hh = hl = 0;
+        else if (k >= 64)
+            hh = hl << (k - 64), hl = 0;
+        else
+            hh = hh << k | hl >> (64 - k), hl <<= k;
+        hi |= hh;
+        lo |= hl;
     }
-    memset(out + 2 * head, 0, 2 * (8 - ng));
-    for (size_t i = head; i < ng; i++) {
-        size_t j = i + 8 - ng;
-        out[2 * j] = (uint8_t)(g[i] >> 8);
-        out[2 * j + 1] = (uint8_t)g[i];
-    }
+    hi = htobe64(hi);
+    lo = htobe64(lo);
+    memcpy(out, &hi, 8);
+    memcpy(out + 8, &lo, 8);
     return 0;
 }
 
