@@ -198,6 +198,7 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    const unsigned char *start = p;
     /* Groups accumulate right-aligned in (hi, lo); at the first "::" the
      * head moves to (hh, hl) and (hi, lo) collects the tail, which then
      * already sits where it belongs: at the end. */
@@ -213,35 +214,46 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
         if (p == e)
             goto done;
     }
-    for (; p < e; p++) {
-        d = hex1[*p];
-        if (d) {
-            v = v << 4 | (d - 1);
-            nd++;
-            continue;
+    for (;;) {
+        start = p;
+        /* 1 to 4 hex digits, unrolled; a longer run only makes sense as an
+         * IPv4 part, so skip it and let the length checks decide. */
+        if (p < e && (d = hex1[*p]) != 0) {
+            v = d - 1;
+            if (++p < e && (d = hex1[*p]) != 0) {
+                v = v << 4 | (d - 1);
+                if (++p < e && (d = hex1[*p]) != 0) {
+                    v = v << 4 | (d - 1);
+                    if (++p < e && (d = hex1[*p]) != 0) {
+                        v = v << 4 | (d - 1);
+                        while (++p < e && hex1[*p])
+                            ;
+                    }
+                }
+            }
         }
-        if (*p != ':')
+        nd = (size_t)(p - start);
+        if (p == e || *p != ':')
             break;
         if (++n > 8)
             return -EINVAL;
+        p++;
         if (nd - 1 > 3) {
             /* An empty field after a colon is the first "::" (the head
              * ends; it has no field if empty), or does not parse. Leading
              * colons: "::" was taken above, one alone fails here. */
-            if (nd != 0 || head != 8 || p == (const unsigned char *)s)
+            if (nd != 0 || head != 8 || p == (const unsigned char *)s + 1)
                 return -EINVAL;
             head = ng;
             hh = hi;
             hl = lo;
             hi = lo = 0;
-            if (p + 1 == e)
+            if (p == e)
                 goto done;
             continue;
         }
         PUSH16(hi, lo, v);
         ng++;
-        v = 0;
-        nd = 0;
     }
     if (n < 2) {
         /* no or one colon: only a colon-free IPv4 address parses */
@@ -261,8 +273,6 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
     } else {
         /* A byte neither hex nor ':'. Only the last field may hold one,
          * and then only as an IPv4 tail, which has a dot. */
-        const unsigned char *start = p - nd;
-
         if (n > 6 || memchr(p, ':', (size_t)(e - p)) ||
             !memchr(start, '.', (size_t)(e - start)) ||
             anysock_parse_ipv4((const char *)start, (size_t)(e - start),
