@@ -53,7 +53,8 @@ sub check {
         $pass++;
     } else {
         $fail++;
-        printf "FAIL %s: anysock %s -> rc=%d out=\"%s\" (want rc=%d out=\"%s\")\n",
+        printf "FAIL %s: anysock %s -> rc=%d out=\"%s\" "
+            . "(want rc=%d out=\"%s\")\n",
             $name, join(" ", map esc($_), @$args), $rc, esc($o), $want_rc,
             esc($want_out // "(any)");
     }
@@ -75,8 +76,8 @@ check("parse ipv4 trailing LF", ["parse", "ipv4", "1.2.3.4\n"], "",
     "01020304\n", 0);
 check("format ipv4 any case", [qw(format ipv4 7F00000a)], "", "127.0.0.10\n",
     0);
-check("format ipv4 wrong length", [qw(format ipv4 0000000000000000000000000000000a)],
-    "", "undef\n", 1);
+check("format ipv4 wrong length",
+    [qw(format ipv4 0000000000000000000000000000000a)], "", "undef\n", 1);
 check("format ipv4 not hex", [qw(format ipv4 0x7f0001)], "", "undef\n", 1);
 check("format ipv6", [qw(format ipv6 20010DB8000000000000000000000001)], "",
     "2001:db8::1\n", 0);

@@ -55,8 +55,8 @@ static field unescape(const char *s, size_t len)
     f.s = malloc(len + 1);
     assert_non_null(f.s);
     for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\\' && i + 3 < len && s[i + 1] == 'x' && hexdigit(s[i + 2]) >= 0 &&
-            hexdigit(s[i + 3]) >= 0) {
+        if (s[i] == '\\' && i + 3 < len && s[i + 1] == 'x' &&
+            hexdigit(s[i + 2]) >= 0 && hexdigit(s[i + 3]) >= 0) {
             f.s[j++] = (char)(hexdigit(s[i + 2]) << 4 | hexdigit(s[i + 3]));
             i += 3;
         } else {

@@ -6,8 +6,8 @@
 # OUTDIR defaults to tests/vectors; the committed files are made with the
 # defaults (seed 20261124, scale 1). Another seed or a larger scale gives a
 # fresh corpus for differential fuzzing (tests/cli_vectors.pl runs any).
-# Deterministic for a given seed and perl. Every input is a byte string (no UTF-8
-# decoding); every oracle call runs in eval, and where 7.17 dies (fatal
+# Deterministic for a given seed and perl. Every input is a byte string (no
+# UTF-8 decoding); every oracle call runs in eval, and where 7.17 dies (fatal
 # 'non-portable' or 'Illegal hexadecimal digit' warnings) the answer is
 # "undef", as for any input that does not parse.
 #
