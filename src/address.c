@@ -516,6 +516,9 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
 {
     static const char unix_token[] = "unix/";
     size_t ws = 0, i, hs, he, pos, ps, pe;
+    const char *port;
+    size_t portlen;
+    int v6 = 0; /* the host came from the IPv6 branch: already parsed */
     uint8_t b[16];
 
     /* return ("unix/", $_) if m%^/% */
@@ -547,6 +550,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
                 return -EINVAL;
             hs = ws;
             he = pos = i;
+            v6 = 1;
             goto port;
         }
     }
@@ -593,8 +597,11 @@ port:
         pe = i;
         while (i < len && is_space((unsigned char)s[i]))
             i++;
-        if (pe > ps && i == len)
-            goto done;
+        if (pe > ps && i == len) {
+            port = s + ps;
+            portlen = pe - ps;
+            goto check;
+        }
     }
     /* /\G\s*$/ && length $_[1] */
     for (i = pos; i < len; i++)
@@ -602,21 +609,17 @@ port:
             return -EINVAL;
     if (defportlen == 0)
         return -EINVAL;
-    out->host = s + hs;
-    out->hostlen = he - hs;
-    out->port = defport;
-    out->portlen = defportlen;
-    goto check;
-done:
-    out->host = s + hs;
-    out->hostlen = he - hs;
-    out->port = s + ps;
-    out->portlen = pe - ps;
+    port = defport;
+    portlen = defportlen;
 check:
     /* return if $host =~ /:/ && !parse_ipv6 $host */
-    if (memchr(s + hs, ':', he - hs) &&
+    if (!v6 && memchr(s + hs, ':', he - hs) &&
         anysock_parse_ipv6(s + hs, he - hs, b) < 0)
         return -EINVAL;
+    out->host = s + hs;
+    out->hostlen = he - hs;
+    out->port = port;
+    out->portlen = portlen;
     return 0;
 }
 

@@ -797,6 +797,11 @@ static void test_parse_failure_leaves_output_untouched(void **state)
                      -EINVAL);
     assert_int_equal(anysock_parse_hostport("[::1]", 5, NULL, 0, &hp),
                      -EINVAL);
+    /* fails only at the last check: a host with ':' must parse as IPv6 */
+    assert_int_equal(anysock_parse_hostport("[1:2]:80", 8, NULL, 0, &hp),
+                     -EINVAL);
+    assert_int_equal(anysock_parse_hostport("[1:2]", 5, "80", 2, &hp),
+                     -EINVAL);
     assert_memory_equal(&hp, &hpat, sizeof hp);
 }
 
