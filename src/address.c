@@ -15,12 +15,6 @@
 
 /* ---- character classes (byte semantics, as Perl on non-UTF-8 strings) -- */
 
-/* Perl's \s and [[:space:]] on byte strings: \t \n \v \f \r and space. */
-static int is_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /* Hex digit values plus one; 0 for every other byte. */
 static const uint8_t hex1[256] = {
     ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
@@ -506,10 +500,29 @@ int anysock_address_family(const anysock_addr *a)
 
 /* ---- parse_hostport / format_hostport ----------------------------------- */
 
-static int is_hexcolon(unsigned char c)
-{
-    return c == ':' || is_hex(c);
-}
+/* Byte classes for parse_hostport's scans, as Perl sees bytes. */
+enum {
+    C_HEX = 1,     /* [0-9a-fA-F] */
+    C_COLON = 2,   /* : */
+    C_DOT = 4,     /* . */
+    C_SPACE = 8,   /* \s and [[:space:]] on bytes: \t \n \v \f \r space */
+    C_BRACKET = 16, /* [ ] */
+    C_BLANK = 32,  /* the space character itself (`\ ` in the regex) */
+};
+
+static const uint8_t hpclass[256] = {
+    ['0'] = C_HEX, ['1'] = C_HEX, ['2'] = C_HEX, ['3'] = C_HEX,
+    ['4'] = C_HEX, ['5'] = C_HEX, ['6'] = C_HEX, ['7'] = C_HEX,
+    ['8'] = C_HEX, ['9'] = C_HEX, ['a'] = C_HEX, ['b'] = C_HEX,
+    ['c'] = C_HEX, ['d'] = C_HEX, ['e'] = C_HEX, ['f'] = C_HEX,
+    ['A'] = C_HEX, ['B'] = C_HEX, ['C'] = C_HEX, ['D'] = C_HEX,
+    ['E'] = C_HEX, ['F'] = C_HEX, [':'] = C_COLON, ['.'] = C_DOT,
+    ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
+    ['\r'] = C_SPACE, [' '] = C_SPACE | C_BLANK, ['['] = C_BRACKET,
+    [']'] = C_BRACKET,
+};
+
+#define HP(c) hpclass[(unsigned char)(c)]
 
 int anysock_parse_hostport(const char *s, size_t len, const char *defport,
                            size_t defportlen, anysock_hostport *out)
@@ -529,7 +542,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
         out->portlen = len;
         return 0;
     }
-    while (ws < len && is_space((unsigned char)s[ws]))
+    while (ws < len && HP(s[ws]) & C_SPACE)
         ws++;
     /* /^\s* ([0-9a-fA-F:]*:[0-9a-fA-F:]*:[0-9a-fA-F\.:]*)/xgc matches the
      * whole [0-9a-fA-F.:] run after the blanks when its leading
@@ -538,11 +551,10 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
         size_t colons = 0;
 
         i = ws;
-        while (i < len && is_hexcolon((unsigned char)s[i]))
+        while (i < len && HP(s[i]) & (C_HEX | C_COLON))
             colons += s[i++] == ':';
         if (colons >= 2) {
-            while (i < len && (is_hexcolon((unsigned char)s[i]) ||
-                               s[i] == '.'))
+            while (i < len && HP(s[i]) & (C_HEX | C_COLON | C_DOT))
                 i++;
             /* The match leaves pos() past it, so when the address does not
              * parse, the later /^.../gc alternatives cannot match at all. */
@@ -561,7 +573,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
     if (s[0] == '[') {
         /* /^ \[ ([^\[\]]+) \]/x */
         i = 1;
-        while (i < len && s[i] != '[' && s[i] != ']')
+        while (i < len && !(HP(s[i]) & C_BRACKET))
             i++;
         if (i == 1 || i == len || s[i] != ']')
             return -EINVAL;
@@ -571,8 +583,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
     } else {
         /* /^ ([^\[\]:\ ]+) /x: tabs and other blanks belong to the host. */
         i = 0;
-        while (i < len && s[i] != '[' && s[i] != ']' && s[i] != ':' &&
-               s[i] != ' ')
+        while (i < len && !(HP(s[i]) & (C_BRACKET | C_COLON | C_BLANK)))
             i++;
         if (i == 0)
             return -EINVAL;
@@ -582,8 +593,8 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
 port:
     /* /\G (?:\s+|:|\#) ([^:[:space:]]+) \s*$/x */
     i = pos;
-    if (i < len && is_space((unsigned char)s[i])) {
-        while (i < len && is_space((unsigned char)s[i]))
+    if (i < len && HP(s[i]) & C_SPACE) {
+        while (i < len && HP(s[i]) & C_SPACE)
             i++;
     } else if (i < len && (s[i] == ':' || s[i] == '#')) {
         i++;
@@ -592,10 +603,10 @@ port:
     }
     if (i != (size_t)-1) {
         ps = i;
-        while (i < len && s[i] != ':' && !is_space((unsigned char)s[i]))
+        while (i < len && !(HP(s[i]) & (C_COLON | C_SPACE)))
             i++;
         pe = i;
-        while (i < len && is_space((unsigned char)s[i]))
+        while (i < len && HP(s[i]) & C_SPACE)
             i++;
         if (pe > ps && i == len) {
             port = s + ps;
@@ -605,7 +616,7 @@ port:
     }
     /* /\G\s*$/ && length $_[1] */
     for (i = pos; i < len; i++)
-        if (!is_space((unsigned char)s[i]))
+        if (!(HP(s[i]) & C_SPACE))
             return -EINVAL;
     if (defportlen == 0)
         return -EINVAL;
