@@ -387,7 +387,10 @@ static int resolver_new(anysock_ctx *ctx, const anysock_config *cfg,
     o.timeout = (int)(timeout * 1000 + 0.999);   /* no libm needed */
     o.tries = tries;
     o.ndots = 1;
-    o.flags = ARES_FLAG_NOSEARCH;
+    /* NOCHECKRESP: c-ares 1.18 would otherwise turn SERVFAIL and REFUSED
+     * into a retry and finally a bare ECONNREFUSED; a server that answers
+     * is believed (mute ones still fail over to the next). */
+    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOCHECKRESP;
     o.sock_state_cb = sock_state_cb;
     o.sock_state_cb_data = r;
     mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS |
