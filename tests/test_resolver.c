@@ -927,6 +927,21 @@ static void test_mute_server_times_out_within_bound(void **state)
     assert_true(fakedns_udp_queries(t->fake) >= 2);
 }
 
+static void test_mute_server_leaves_answer_to_hosts_file(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024];
+
+    write_hosts(t, "127.0.0.70 mute.example\n");
+    ctx_fake(t, 0.1, 2);
+    assert_string_equal(RESOLVE("mute.example", "80", NULL, 4, 0),
+                        "inet 127.0.0.70 80");
+    /* also when the SRV query is the one that timed out */
+    assert_string_equal(RESOLVE("mute.example", "http", NULL, 4, 0),
+                        "inet 127.0.0.70 80");
+}
+
 static void test_default_timeouts_bound_a_lookup_by_20s(void **state)
 {
     struct t *t = *state;
@@ -1156,6 +1171,7 @@ int main(void)
         T(test_ctx_free_inside_callback),
         T(test_ctx_free_with_lookups_pending),
         T(test_mute_server_times_out_within_bound),
+        T(test_mute_server_leaves_answer_to_hosts_file),
         T(test_default_timeouts_bound_a_lookup_by_20s),
         T(test_second_server_used_when_first_is_mute),
         T(test_servfail_is_reported),
