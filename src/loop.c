@@ -59,7 +59,7 @@ static void ares_init_once(void)
     ares_init_status = ares_library_init(ARES_LIB_INIT_ALL);
 }
 
-/* ---- libev glue ----------------------------------------------------------- */
+/* ---- libev glue ---------------------------------------------------------- */
 
 static void update_timer(struct anysock__resolver *r)
 {
@@ -129,7 +129,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
     ev_io_start(r->loop, &s->io);
 }
 
-/* ---- queries --------------------------------------------------------------- */
+/* ---- queries ------------------------------------------------------------- */
 
 static void send_query(anysock__dnsq *q);
 

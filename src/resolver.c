@@ -707,7 +707,7 @@ static void dns_cb(void *arg, int status, const unsigned char *abuf,
         finish_later(o);
 }
 
-/* ---- start calls ------------------------------------------------------------ */
+/* ---- start calls --------------------------------------------------------- */
 
 static rop *rop_new(anysock_ctx *ctx, int kind, void *data,
                     anysock_guard **guard)

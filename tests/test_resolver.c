@@ -155,7 +155,7 @@ static const char *resolve(struct t *t, const char *node, const char *svc,
 #define RESOLVE(node, svc, proto, fam, type)                                \
     resolve(t, node, svc, proto, fam, type, &r, buf, sizeof buf)
 
-/* ---- no DNS needed ---------------------------------------------------------- */
+/* ---- no DNS needed ------------------------------------------------------- */
 
 static void test_numeric_ipv4_needs_no_dns(void **state)
 {
@@ -394,7 +394,7 @@ static void test_guardless_immediate_result_frees_itself(void **state)
     assert_null(t->ctx->ops);   /* ASan/valgrind check the free itself */
 }
 
-/* ---- DNS: dnsmasq ------------------------------------------------------------ */
+/* ---- DNS: dnsmasq -------------------------------------------------------- */
 
 static void test_a_only_name(void **state)
 {
@@ -739,7 +739,7 @@ static void test_2000_concurrent_resolves_lose_none(void **state)
     assert_true(loop_drains(t->loop, 10));
 }
 
-/* ---- cancellation -------------------------------------------------------------- */
+/* ---- cancellation -------------------------------------------------------- */
 
 static void test_cancel_right_after_start(void **state)
 {
@@ -901,7 +901,7 @@ static void test_ctx_free_with_lookups_pending(void **state)
         assert_int_equal(r[i].calls, 0);
 }
 
-/* ---- faults: the fake responder --------------------------------------------- */
+/* ---- faults: the fake responder ------------------------------------------ */
 
 static double mono(void)
 {
@@ -1062,7 +1062,7 @@ static void test_answer_after_cancel_is_ignored(void **state)
     assert_int_equal(r.calls, 0);
 }
 
-/* ---- threads ---------------------------------------------------------------------- */
+/* ---- threads ------------------------------------------------------------- */
 
 struct thr {
     int port, ok, done;

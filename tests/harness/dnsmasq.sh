@@ -73,7 +73,10 @@ s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
         echo "$port" >"$portf"
         exit 0
     fi
-    grep -qi "in use" "$dir/dnsmasq.err" || { cat "$dir/dnsmasq.err" >&2; exit 1; }
+    if ! grep -qi "in use" "$dir/dnsmasq.err"; then
+        cat "$dir/dnsmasq.err" >&2
+        exit 1
+    fi
 done
 echo "no free port for dnsmasq" >&2
 exit 1
