@@ -942,6 +942,57 @@ static void test_mute_server_leaves_answer_to_hosts_file(void **state)
                         "inet 127.0.0.70 80");
 }
 
+static int mute_socket(uint16_t *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t sl = sizeof sa;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void test_lookup_deadline_ends_two_mute_servers(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024], servers[64];
+    anysock_config cfg;
+    uint16_t p1, p2;
+    int m1 = mute_socket(&p1), m2 = mute_socket(&p2);
+    double t0, el;
+
+    snprintf(servers, sizeof servers, "127.0.0.1:%u,127.0.0.1:%u", p1, p2);
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = t->hosts;
+    cfg.dns_timeout = 0.2;
+    cfg.dns_tries = 2;
+    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    /* c-ares alone: 0.2 + 0.2 + 0.4 + 0.4 s; the deadline: 0.8 s */
+    t0 = mono();
+    memset(&r, 0, sizeof r);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "x.example", "80",
+                                              NULL, 0, 0, rec_resolve_cb, &r,
+                                              NULL), 0);
+    r.returned = true;
+    assert_true(run_until(t->loop, &r.calls, 1, 5));
+    el = mono() - t0;
+    print_message("two mute servers: %.3f s\n", el);
+    assert_int_equal(r.status, -ETIMEDOUT);
+    assert_true(el >= 0.75 && el < 1.5);
+    anysock_ctx_free(t->ctx);   /* ends what c-ares still holds */
+    t->ctx = NULL;
+    assert_true(loop_drains(t->loop, 1));
+    close(m1);
+    close(m2);
+    (void)buf;
+}
+
 static void test_default_timeouts_bound_a_lookup_by_20s(void **state)
 {
     struct t *t = *state;
@@ -1172,6 +1223,7 @@ int main(void)
         T(test_ctx_free_with_lookups_pending),
         T(test_mute_server_times_out_within_bound),
         T(test_mute_server_leaves_answer_to_hosts_file),
+        T(test_lookup_deadline_ends_two_mute_servers),
         T(test_default_timeouts_bound_a_lookup_by_20s),
         T(test_second_server_used_when_first_is_mute),
         T(test_servfail_is_reported),
