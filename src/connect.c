@@ -160,7 +160,8 @@ static void win(conn *c, attempt *a)
         anysock_format_address(&addr, host, sizeof host) < 0)
         memcpy(host, "unix/", 6);
     c->connect_cb(c->data, 0, fd, host, port);
-    if (!c->cancelled && c->state == S_CONNECTED)
+    /* with a guard the op waits for a retry or the cancel */
+    if (!c->cancelled && c->state == S_CONNECTED && !c->has_guard)
         finish(c);
 }
 

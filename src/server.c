@@ -18,6 +18,16 @@
  * instead of spinning on a readable socket it cannot accept from. */
 #define EMFILE_PAUSE 0.1
 
+/* The bound socket before it is handed to the op or the caller. */
+typedef struct bound {
+    int fd;
+    bool has_path;
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+} bound;
+
 typedef struct server {
     anysock__op op;            /* first: the guard points here */
     anysock_accept_cb accept_cb;
@@ -28,20 +38,8 @@ typedef struct server {
     int reserve;               /* spare fd given up on EMFILE, or -1 */
     int busy;                  /* depth of user callbacks on the stack */
     bool cancelled;
-    bool has_path;             /* unix socket file to remove on cancel */
-    dev_t dev;
-    ino_t ino;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    bound file;                /* unix socket file to remove on cancel */
 } server;
-
-/* The bound socket before it is handed to the op or the caller. */
-typedef struct bound {
-    int fd;
-    bool has_path;
-    dev_t dev;
-    ino_t ino;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-} bound;
 
 /* Port number, service name (tcp) or NULL/""/"0" for an ephemeral port. */
 static int parse_service(const char *service, uint16_t *port)
@@ -72,15 +70,18 @@ static int parse_service(const char *service, uint16_t *port)
 }
 
 /* Remove the socket file only if it is still the one we bound: another
- * process may have replaced it since (7.17 compares the inode too). */
-static void unlink_if_ours(bool has_path, const char *path, dev_t dev,
-                           ino_t ino)
+ * process may have replaced it since. 7.17 compares the inode only, but
+ * file systems reuse a freed inode number at once, so the creation mtime
+ * (which chmod does not touch) must match too. */
+static void unlink_if_ours(const bound *b)
 {
     struct stat st;
 
-    if (has_path && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-        st.st_dev == dev && st.st_ino == ino)
-        (void)unlink(path);
+    if (b->has_path && lstat(b->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_dev == b->dev && st.st_ino == b->ino &&
+        st.st_mtim.tv_sec == b->mtime.tv_sec &&
+        st.st_mtim.tv_nsec == b->mtime.tv_nsec)
+        (void)unlink(b->path);
 }
 
 /* Text and port of a bound or peer address, formatted on the stack. */
@@ -199,6 +200,7 @@ static int do_bind(anysock_ctx *ctx, const char *host, const char *service,
         b.has_path = true;
         b.dev = st.st_dev;
         b.ino = st.st_ino;
+        b.mtime = st.st_mtim;
     }
 
     if (prepare_cb != NULL) {
@@ -226,7 +228,7 @@ static int do_bind(anysock_ctx *ctx, const char *host, const char *service,
     return 0;
 
 fail:
-    unlink_if_ours(b.has_path, b.path, b.dev, b.ino);
+    unlink_if_ours(&b);
     anysock__close(fd);
     return rc;
 }
@@ -248,8 +250,8 @@ static void server_cancel(anysock__op *op)
     if (s->fd >= 0)
         anysock__close(s->fd);
     s->fd = -1;
-    unlink_if_ours(s->has_path, s->path, s->dev, s->ino);
-    s->has_path = false;
+    unlink_if_ours(&s->file);
+    s->file.has_path = false;
     anysock__op_unlink(op);
     s->cancelled = true;
     if (s->busy == 0)
@@ -334,10 +336,8 @@ static server *server_new(anysock_ctx *ctx, const bound *b)
     s->op.cancel = server_cancel;
     s->fd = -1;
     s->reserve = -1;
-    s->has_path = b->has_path;
-    s->dev = b->dev;
-    s->ino = b->ino;
-    memcpy(s->path, b->path, sizeof s->path);
+    s->file = *b;
+    s->file.fd = -1;
     ev_io_init(&s->io, server_io_cb, -1, EV_READ);
     ev_timer_init(&s->pause, server_pause_cb, EMFILE_PAUSE, 0.);
     (void)ctx;
@@ -360,7 +360,7 @@ int anysock_tcp_server(anysock_ctx *ctx, const char *host,
         return rc;
     s = server_new(ctx, &b);
     if (s == NULL) {
-        unlink_if_ours(b.has_path, b.path, b.dev, b.ino);
+        unlink_if_ours(&b);
         anysock__close(b.fd);
         return -ENOMEM;
     }
@@ -395,7 +395,7 @@ int anysock_tcp_bind(anysock_ctx *ctx, const char *host, const char *service,
         /* The op only remembers the unix path; the fd is the caller's. */
         s = server_new(ctx, &b);
         if (s == NULL) {
-            unlink_if_ours(b.has_path, b.path, b.dev, b.ino);
+            unlink_if_ours(&b);
             anysock__close(b.fd);
             return -ENOMEM;
         }
