@@ -38,7 +38,7 @@ static int is_hex(unsigned char c)
 
 /* ---- parse_ipv4 --------------------------------------------------------- */
 
-#define PART_MAX 0xffffffffu
+#define PART_MAX ((uint64_t)0xffffffff)
 
 /* One part of a dotted quad at s[*i..end): 0x hex, 0 octal or decimal, as
  * 7.17's regex (lowercase x only; "08" and "0x" do not parse). Values over
