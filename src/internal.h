@@ -48,8 +48,31 @@ struct anysock_ctx {
      * = preferred; e.g. "ipv4,ipv6" gives pref_ipv4 2, pref_ipv6 1. */
     int pref_ipv4, pref_ipv6;
     /* ---- resolver state ---- */
-    struct anysock__resolver *res;
+    struct anysock__resolver *res;  /* c-ares channel + query queue (loop.c) */
+    char *hosts_path;               /* hosts file (resolver.c reads it) */
+    struct anysock__hosts *hosts;   /* its parsed cache, NULL until needed */
+    double dns_deadline;            /* seconds a whole lookup may take */
+    uint64_t rng;                   /* SRV weight choice (xorshift) */
 };
+
+/* ---- DNS queries (loop.c): c-ares on libev with a bounded in-flight set.
+ * A query is sent at once while fewer than dns_max_inflight are
+ * outstanding, else queued FIFO. cb gets a c-ares status and the raw
+ * answer; it may run inside anysock__dns_query itself (c-ares answers some
+ * errors synchronously) or from the loop, exactly once unless the query was
+ * detached first. The handle is invalid once cb returns. */
+typedef struct anysock__dnsq anysock__dnsq;
+typedef void (*anysock__dns_cb)(void *arg, int ares_status,
+                                const unsigned char *abuf, int alen);
+int anysock__dns_query(anysock_ctx *ctx, const char *name, int type,
+                       anysock__dns_cb cb, void *arg, anysock__dnsq **out);
+/* Never call cb for q; a queued query is dropped, a sent one is left to
+ * c-ares and freed silently when it ends. */
+void anysock__dns_detach(anysock__dnsq *q);
+
+/* resolver.c: one switch from c-ares status to ours; the hosts cache. */
+int anysock__dns_status(int ares_status);
+void anysock__hosts_free(struct anysock__hosts *h);
 
 /* fd helpers: every fd is born non-blocking and close-on-exec.
  * Return the fd or a negated errno. */

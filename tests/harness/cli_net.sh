@@ -8,9 +8,11 @@ A=$1
 tmp=$(mktemp -d /tmp/anysock-cli-XXXXXX)
 pids=()
 failures=0
+here=$(dirname "$0")
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
+    sh "$here/dnsmasq.sh" stop "$tmp/dns" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -21,7 +23,12 @@ now() { date +%s.%N; }
 elapsed_lt() { awk -v a="$1" -v b="$(now)" -v lim="$2" 'BEGIN{exit !(b-a<lim)}'; }
 elapsed_ge() { awk -v a="$1" -v b="$(now)" -v lim="$2" 'BEGIN{exit !(b-a>=lim)}'; }
 
-export ANYSOCK_DNS_SERVERS=127.0.0.1:9   # never the network
+# Never the network: our own dnsmasq (the resolver's fixture script, run
+# here so it lives in the same namespace). 7.17 reads the hosts file only
+# when DNS has nothing, and dnsmasq says NXDOMAIN at once for unknown
+# names under anysock.test.
+sh "$here/dnsmasq.sh" start "$tmp/dns" || { echo "FAIL: dnsmasq" >&2; exit 1; }
+export ANYSOCK_DNS_SERVERS=127.0.0.1:$(cat "$tmp/dns/dnsmasq.port")
 export ANYSOCK_HOSTS="$tmp/hosts"
 : > "$ANYSOCK_HOSTS"
 
@@ -99,15 +106,15 @@ rc=$?
     ok "refused port" || fail "refused: rc=$rc '$(cat "$tmp/c.err")'"
 
 # a name that does not resolve
-"$A" connect no-such-name.invalid 80 > /dev/null 2> "$tmp/c.err" < /dev/null
+"$A" connect nosuch.anysock.test 80 > /dev/null 2> "$tmp/c.err" < /dev/null
 rc=$?
 [ $rc -eq 1 ] && [ "$(cat "$tmp/c.err")" = "No such device or address" ] &&
     ok "unknown name" || fail "unknown name: rc=$rc '$(cat "$tmp/c.err")'"
 
 # first address refuses, second listens
 if [ -n "${V4PORT:-}" ]; then
-    printf '127.0.0.3 two.test\n127.0.0.1 two.test\n' > "$ANYSOCK_HOSTS"
-    echo_check two.test "$V4PORT" "refusing-then-listening name"
+    printf '127.0.0.3 two.anysock.test\n127.0.0.1 two.anysock.test\n' > "$ANYSOCK_HOSTS"
+    echo_check two.anysock.test "$V4PORT" "refusing-then-listening name"
     grep -q "^connected 127.0.0.1 " "$tmp/c.err" ||
         fail "second address not used: $(cat "$tmp/c.err")"
 fi
@@ -144,9 +151,9 @@ if [ -n "${ANYSOCK_NETNS_BLACKHOLE:-}" ]; then
         fail "blackhole timeout: rc=$rc '$(cat "$tmp/c.err")'"
     fi
     if [ -n "${V4PORT:-}" ]; then
-        printf '%s bh.test\n127.0.0.1 bh.test\n' "$hole" > "$ANYSOCK_HOSTS"
+        printf '%s bh.anysock.test\n127.0.0.1 bh.anysock.test\n' "$hole" > "$ANYSOCK_HOSTS"
         t0=$(now)
-        echo_check bh.test "$V4PORT" "blackholed-first name"
+        echo_check bh.anysock.test "$V4PORT" "blackholed-first name"
         elapsed_lt "$t0" 2 && ok "blackholed first address: under 2 s" ||
             fail "blackholed first address took too long"
     fi
