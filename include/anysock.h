@@ -184,7 +184,8 @@ ANYSOCK_EXTERN int anysock_format_hostport(const char *host, size_t hostlen,
 /* A sockaddr for host and port; for the AF_UNIX token `path` (pathlen bytes,
  * no NUL needed) is the socket path and port is ignored. IPv6 gets flowinfo
  * and scope id 0. Returns 0, -ENAMETOOLONG when the path does not fit
- * sun_path (never truncated), -EAFNOSUPPORT for an empty address. */
+ * sun_path with its NUL (107 bytes on Linux; never truncated), -EINVAL for
+ * a path containing a NUL, -EAFNOSUPPORT for an empty address. */
 ANYSOCK_EXTERN int anysock_pack_sockaddr(const anysock_addr *host,
                                          uint16_t port, const char *path,
                                          size_t pathlen,
@@ -226,7 +227,10 @@ typedef struct anysock_config {
      * "ipv4", "ipv6". NULL: $ANYSOCK_PROTOCOLS, else "ipv4,ipv6". */
     const char *protocols;
     double dns_timeout;      /* seconds for the first try; 0: 2 */
-    int dns_tries;           /* 0: 3 (about 2 + 4 + 8 s per server max) */
+    /* 0: 3. c-ares doubles the timeout per try; every lookup also has a
+     * deadline of timeout * 2^tries (16 s by default) however many servers
+     * are mute, after which the hosts file still answers. */
+    int dns_tries;
     int dns_max_inflight;    /* DNS queries outstanding at once; 0: 64 */
     /* Happy Eyeballs connection-attempt delay in seconds; 0 tries targets
      * strictly one at a time, as AnyEvent does. anysock_config_init sets
@@ -347,7 +351,8 @@ typedef int (*anysock_listen_prepare_cb)(void *data, int fd,
  * Every error up to listen() is returned here (the path exists and is not
  * a socket: ANYSOCK_ENOTSOCK); on 0 the socket is listening.
  * Cancelling the guard stops accepting, closes the listener and removes a
- * unix socket file if it is still the one created. */
+ * unix socket file if it is still the one created. guard may be NULL: the
+ * server then runs until anysock_ctx_free. */
 ANYSOCK_EXTERN int anysock_tcp_server(anysock_ctx *ctx, const char *host,
                                       const char *service,
                                       anysock_accept_cb accept_cb,
@@ -356,7 +361,8 @@ ANYSOCK_EXTERN int anysock_tcp_server(anysock_ctx *ctx, const char *host,
 
 /* AnyEvent::Socket::tcp_bind: the same set-up, but the listening fd is
  * handed back in *fd (the caller's) instead of being accepted on.
- * The guard only removes the unix socket file when cancelled. */
+ * The guard only removes the unix socket file when cancelled; with a NULL
+ * guard the file is left in place. */
 ANYSOCK_EXTERN int anysock_tcp_bind(anysock_ctx *ctx, const char *host,
                                     const char *service,
                                     anysock_listen_prepare_cb prepare_cb,
