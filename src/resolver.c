@@ -799,10 +799,9 @@ static int parse_service(const char *service, const char *proto,
             return ANYSOCK_ESERVICE;
         memcpy(buf, service, nl);
         buf[nl] = '\0';
-        /* The issue's rule: SRV only for a name the services database
-         * knows for this protocol (7.17 would try any name here). */
-        if (getserv(buf, proto, &(uint16_t){0}))
-            *srvname = buf;
+        /* 7.17 asks SRV for any name here: name=port exists for services
+         * the local database does not know. */
+        *srvname = buf;
         return 0;
     }
 plain:

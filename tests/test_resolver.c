@@ -574,15 +574,27 @@ static void test_name_port_with_known_name_uses_srv(void **state)
     assert_string_equal(strtok(buf, ","), "inet 127.0.0.24 8004");
 }
 
-static void test_name_port_with_unknown_name_skips_srv(void **state)
+static void test_name_port_with_unknown_name_uses_srv(void **state)
 {
     struct t *t = *state;
     struct rec r;
     char buf[1024];
 
     ctx_dns(t, NULL);
-    /* _foo._tcp.srvhost has a record, but foo is no known service */
+    /* foo is in no services database, but _foo._tcp.srvhost has a record:
+     * 7.17 asks SRV for the name of name=port whatever it is */
     assert_string_equal(RESOLVE("srvhost" Z, "foo=5", NULL, 0, 0),
+                        "inet 127.0.0.22 7001");
+}
+
+static void test_name_port_without_srv_record_uses_port(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024];
+
+    ctx_dns(t, NULL);
+    assert_string_equal(RESOLVE("srvhost" Z, "bar=5", NULL, 0, 0),
                         "inet 127.0.0.40 5");
 }
 
@@ -1241,7 +1253,8 @@ int main(void)
         T(test_no_srv_records_falls_back_to_a),
         T(test_numeric_service_skips_srv),
         T(test_name_port_with_known_name_uses_srv),
-        T(test_name_port_with_unknown_name_skips_srv),
+        T(test_name_port_with_unknown_name_uses_srv),
+        T(test_name_port_without_srv_record_uses_port),
         T(test_srv_weights_90_10),
         T(test_hosts_file_answers_a_family_dns_lacks),
         T(test_hosts_file_answers_unknown_name),

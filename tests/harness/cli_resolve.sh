@@ -51,7 +51,9 @@ check 0 "inet stream 6 127.0.0.11 80${nl}inet6 stream 6 ::1 80" a.$Z 80
 check 0 "inet stream 6 127.0.0.90 80" hostsonly.$Z 80
 check 1 "" nosuch.$Z 80
 check 1 "" dot.$Z http
-check 0 "inet stream 6 127.0.0.40 5" srvhost.$Z foo=5
+# 7.17 asks SRV for the name of name=port even when no database knows it
+check 0 "inet stream 6 127.0.0.22 7001" srvhost.$Z foo=5
+check 0 "inet stream 6 127.0.0.40 5" srvhost.$Z bar=5
 check 0 "inet dgram 17 127.0.0.21 5061" --proto udp srvhost.$Z sip
 check 0 "inet stream 6 127.0.0.24 8004" -4 --dns-server 127.0.0.1:$port \
     t4.$Z 8004
