@@ -1,4 +1,414 @@
-/* placeholder: being written (connect and listen commands) */
+/* anysock connect / anysock listen: tcp_connect and tcp_server on the
+ * command line (contract: shared CLI.md). */
+#include <anysock.h>
+#include <ev.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "cli.h"
-int cli_connect(int argc, char **argv) { (void)argc; (void)argv; return cli_usage(); }
-int cli_listen(int argc, char **argv) { (void)argc; (void)argv; return cli_usage(); }
+
+#define BUFSZ 65536
+
+/* Write everything to a blocking-or-not fd (stdout), waiting if needed. */
+static int write_all(int fd, const char *p, size_t n)
+{
+    fd_set ws;
+
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            FD_ZERO(&ws);
+            FD_SET(fd, &ws);
+            (void)select(fd + 1, NULL, &ws, NULL, NULL);
+        } else if (w < 0 && errno != EINTR) {
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+typedef struct client {
+    struct ev_loop *loop;
+    double timeout;
+    int fd;
+    int status;              /* exit status once done */
+    bool stdin_eof;
+    ev_io in_w;              /* stdin readable */
+    ev_io sock_r;            /* socket readable */
+    ev_io sock_w;            /* socket writable (pending output) */
+    size_t len, off;         /* pending stdin bytes in buf */
+    char buf[BUFSZ];
+} client;
+
+static void client_end(client *c, int status)
+{
+    c->status = status;
+    ev_io_stop(c->loop, &c->in_w);
+    ev_io_stop(c->loop, &c->sock_r);
+    ev_io_stop(c->loop, &c->sock_w);
+    ev_break(c->loop, EVBREAK_ALL);
+}
+
+/* Push buffered stdin bytes; returns false when the socket is full. */
+static bool client_flush(client *c)
+{
+    while (c->off < c->len) {
+        ssize_t w = send(c->fd, c->buf + c->off, c->len - c->off,
+                         MSG_NOSIGNAL);
+
+        if (w > 0) {
+            c->off += (size_t)w;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return false;
+        } else if (errno != EINTR) {
+            fprintf(stderr, "%s\n", anysock_strerror(-errno));
+            client_end(c, 1);
+            return false;
+        }
+    }
+    c->off = c->len = 0;
+    if (c->stdin_eof)
+        (void)shutdown(c->fd, SHUT_WR);
+    return true;
+}
+
+static void client_in_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    client *c = w->data;
+    ssize_t r = read(STDIN_FILENO, c->buf, sizeof c->buf);
+
+    (void)revents;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r <= 0) {
+        ev_io_stop(loop, w);
+        c->stdin_eof = true;
+        (void)client_flush(c);
+        return;
+    }
+    c->len = (size_t)r;
+    c->off = 0;
+    if (!client_flush(c) && c->off < c->len) {
+        ev_io_stop(loop, w);
+        ev_io_start(loop, &c->sock_w);
+    }
+}
+
+static void client_sock_w_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    client *c = w->data;
+
+    (void)revents;
+    if (client_flush(c)) {
+        ev_io_stop(loop, w);
+        if (!c->stdin_eof)
+            ev_io_start(loop, &c->in_w);
+    }
+}
+
+static void client_sock_r_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    client *c = w->data;
+    char buf[BUFSZ];
+    ssize_t r = read(c->fd, buf, sizeof buf);
+
+    (void)loop;
+    (void)revents;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r == 0) {
+        client_end(c, 0);     /* the peer closed: done */
+    } else if (r < 0) {
+        fprintf(stderr, "%s\n", anysock_strerror(-errno));
+        client_end(c, 1);
+    } else if (write_all(STDOUT_FILENO, buf, (size_t)r) < 0) {
+        client_end(c, 1);
+    }
+}
+
+static double client_prepare(void *data, int fd)
+{
+    client *c = data;
+
+    (void)fd;
+    return c->timeout;
+}
+
+static void client_connected(void *data, int status, int fd,
+                             const char *host, unsigned port)
+{
+    client *c = data;
+
+    if (status < 0) {
+        fprintf(stderr, "%s\n", anysock_strerror(status));
+        client_end(c, 1);
+        return;
+    }
+    fprintf(stderr, "connected %s %u\n", host, port);
+    c->fd = fd;
+    ev_io_init(&c->in_w, client_in_cb, STDIN_FILENO, EV_READ);
+    ev_io_init(&c->sock_r, client_sock_r_cb, fd, EV_READ);
+    ev_io_init(&c->sock_w, client_sock_w_cb, fd, EV_WRITE);
+    c->in_w.data = c->sock_r.data = c->sock_w.data = c;
+    ev_io_start(c->loop, &c->in_w);
+    ev_io_start(c->loop, &c->sock_r);
+}
+
+int cli_connect(int argc, char **argv)
+{
+    anysock_config cfg;
+    anysock_ctx *ctx = NULL;
+    anysock_guard *guard = NULL;
+    client *c;
+    int i, rc, status;
+    char *end;
+
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return 1;
+    c->fd = -1;
+    c->status = 1;
+    anysock_config_init(&cfg);
+    for (i = 0; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        if (strcmp(argv[i], "-4") == 0) {
+            cfg.protocols = "ipv4";
+        } else if (strcmp(argv[i], "-6") == 0) {
+            cfg.protocols = "ipv6";
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            c->timeout = strtod(argv[++i], &end);
+            if (*end != '\0' || !(c->timeout >= 0.))
+                goto usage;
+        } else {
+            goto usage;
+        }
+    }
+    if (argc - i != 2)
+        goto usage;
+
+    signal(SIGPIPE, SIG_IGN);
+    c->loop = ev_default_loop(0);
+    rc = anysock_ctx_new(c->loop, &cfg, &ctx);
+    if (rc == 0)
+        rc = anysock_tcp_connect(ctx, argv[i], argv[i + 1], client_connected,
+                                 client_prepare, c, &guard);
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", anysock_strerror(rc));
+        anysock_ctx_free(ctx);
+        free(c);
+        return 1;
+    }
+    ev_run(c->loop, 0);
+    status = c->status;
+    anysock_guard_cancel(&guard);
+    anysock_ctx_free(ctx);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+    return status;
+
+usage:
+    free(c);
+    return cli_usage();
+}
+
+/* ---- listen ------------------------------------------------------------- */
+
+typedef struct peer peer;
+
+typedef struct listener {
+    struct ev_loop *loop;
+    bool echo;
+    peer *peers;             /* open connections, closed at exit */
+    /* the bound address from prepare_cb, printed once listen() has
+     * succeeded: a client reading the line can connect at once */
+    char host[ANYSOCK_ADDRESS_STRLEN];
+    unsigned port;
+} listener;
+
+struct peer {
+    listener *l;
+    peer *prev, *next;
+    ev_io r, w;
+    int fd;
+    size_t len, off;         /* echo bytes not yet sent back */
+    char buf[BUFSZ];
+};
+
+static void peer_close(peer *p)
+{
+    ev_io_stop(p->l->loop, &p->r);
+    ev_io_stop(p->l->loop, &p->w);
+    close(p->fd);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        p->l->peers = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    free(p);
+}
+
+/* Echo back what is buffered: 1 all sent, 0 socket full, -1 p closed. */
+static int peer_flush(peer *p)
+{
+    while (p->off < p->len) {
+        ssize_t w = send(p->fd, p->buf + p->off, p->len - p->off,
+                         MSG_NOSIGNAL);
+
+        if (w > 0) {
+            p->off += (size_t)w;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return 0;
+        } else if (errno != EINTR) {
+            peer_close(p);
+            return -1;
+        }
+    }
+    p->off = p->len = 0;
+    return 1;
+}
+
+static void peer_w_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    peer *p = w->data;
+
+    (void)revents;
+    if (peer_flush(p) > 0) {
+        ev_io_stop(loop, &p->w);
+        ev_io_start(loop, &p->r);
+    }
+}
+
+static void peer_r_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    peer *p = w->data;
+    ssize_t r = read(p->fd, p->buf, sizeof p->buf);
+
+    (void)revents;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r <= 0) {
+        peer_close(p);
+        return;
+    }
+    if (!p->l->echo) {
+        (void)write_all(STDOUT_FILENO, p->buf, (size_t)r);
+        return;
+    }
+    p->len = (size_t)r;
+    p->off = 0;
+    if (peer_flush(p) == 0) {
+        /* bytes left: stop reading until there is room */
+        ev_io_stop(loop, &p->r);
+        ev_io_start(loop, &p->w);
+    }
+}
+
+static void listener_accept(void *data, int status, int fd,
+                            const char *host, unsigned port)
+{
+    listener *l = data;
+    peer *p;
+
+    (void)host;
+    (void)port;
+    if (status < 0)
+        return;   /* e.g. out of fds: the server keeps going */
+    p = malloc(sizeof *p);
+    if (p == NULL) {
+        close(fd);
+        return;
+    }
+    p->l = l;
+    p->fd = fd;
+    p->len = p->off = 0;
+    p->prev = NULL;
+    p->next = l->peers;
+    if (l->peers)
+        l->peers->prev = p;
+    l->peers = p;
+    ev_io_init(&p->r, peer_r_cb, fd, EV_READ);
+    ev_io_init(&p->w, peer_w_cb, fd, EV_WRITE);
+    p->r.data = p->w.data = p;
+    ev_io_start(l->loop, &p->r);
+}
+
+static int listener_prepare(void *data, int fd, const char *host,
+                            unsigned port)
+{
+    listener *l = data;
+
+    (void)fd;
+    snprintf(l->host, sizeof l->host, "%s", host);
+    l->port = port;
+    return 0;
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+int cli_listen(int argc, char **argv)
+{
+    listener l = {0};
+    anysock_ctx *ctx = NULL;
+    anysock_guard *guard = NULL;
+    ev_signal sint, sterm;
+    const char *host;
+    int i = 0, rc;
+
+    if (i < argc && strcmp(argv[i], "--echo") == 0) {
+        l.echo = true;
+        i++;
+    }
+    if (argc - i != 2)
+        return cli_usage();
+    /* "" means every address (dual-stack), as a NULL host does */
+    host = argv[i][0] != '\0' ? argv[i] : NULL;
+
+    signal(SIGPIPE, SIG_IGN);
+    l.loop = ev_default_loop(0);
+    rc = anysock_ctx_new(l.loop, NULL, &ctx);
+    if (rc == 0) {
+        rc = anysock_tcp_server(ctx, host, argv[i + 1], listener_accept,
+                                listener_prepare, &l, &guard);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", anysock_strerror(rc));
+        anysock_ctx_free(ctx);
+        return 1;
+    }
+    if (strcmp(l.host, "unix/") == 0)
+        printf("listening unix/ %s\n", argv[i + 1]);
+    else
+        printf("listening %s %u\n", l.host, l.port);
+    fflush(stdout);
+    ev_signal_init(&sint, stop_cb, SIGINT);
+    ev_signal_init(&sterm, stop_cb, SIGTERM);
+    ev_signal_start(l.loop, &sint);
+    ev_signal_start(l.loop, &sterm);
+    ev_run(l.loop, 0);
+    ev_signal_stop(l.loop, &sint);
+    ev_signal_stop(l.loop, &sterm);
+    anysock_guard_cancel(&guard);   /* closes, removes the socket file */
+    while (l.peers != NULL)
+        peer_close(l.peers);
+    anysock_ctx_free(ctx);
+    return 0;
+}

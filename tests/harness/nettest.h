@@ -1,0 +1,196 @@
+/* Helpers shared by the connection tests: fd counting, a bounded loop
+ * driver, hosts files, and a listener whose accept queue is full (a
+ * blackhole that needs no root). Header-only: each test is one file. */
+#ifndef ANYSOCK_NETTEST_H
+#define ANYSOCK_NETTEST_H
+
+#include <anysock.h>
+#include <ev.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Open fds of this process (the directory's own fd excluded). */
+static inline int nt_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;
+}
+
+static inline bool nt_fd_flags_ok(int fd)
+{
+    int fl = fcntl(fd, F_GETFL), fdf = fcntl(fd, F_GETFD);
+
+    return fl >= 0 && (fl & O_NONBLOCK) && fdf >= 0 && (fdf & FD_CLOEXEC);
+}
+
+static inline void nt_timeout_cb(struct ev_loop *loop, ev_timer *w, int r)
+{
+    (void)r;
+    *(bool *)w->data = true;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* Run the loop until *done or `limit` seconds pass. Returns *done. */
+static inline bool nt_run_until(struct ev_loop *loop, const bool *done,
+                                double limit)
+{
+    ev_timer t;
+    bool expired = false;
+
+    ev_timer_init(&t, nt_timeout_cb, limit, 0.);
+    t.data = &expired;
+    ev_timer_start(loop, &t);
+    while (!*done && !expired)
+        ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &t);
+    return *done;
+}
+
+/* True when the loop has nothing left active: ev_run returns by itself
+ * (a guard timer catches the opposite). */
+static inline bool nt_loop_idle(struct ev_loop *loop)
+{
+    ev_timer t;
+    bool expired = false;
+
+    ev_timer_init(&t, nt_timeout_cb, 2., 0.);
+    t.data = &expired;
+    ev_timer_start(loop, &t);
+    ev_unref(loop);          /* the guard timer alone keeps nothing up */
+    ev_run(loop, 0);
+    ev_ref(loop);
+    ev_timer_stop(loop, &t);
+    return !expired;
+}
+
+static inline double nt_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A plain blocking listener on addr:port (port 0: ephemeral); returns the
+ * fd and writes the port. */
+static inline int nt_listen(int family, const char *addr, unsigned *port,
+                            int backlog)
+{
+    anysock_addr a;
+    anysock_sockaddr sa;
+    int fd, one = 1;
+
+    if (anysock_parse_address(addr, strlen(addr), &a) < 0 ||
+        anysock_pack_sockaddr(&a, (uint16_t)*port, NULL, 0, &sa) < 0)
+        return -EINVAL;
+    (void)family;
+    fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, &sa.u.sa, sa.len) < 0 || listen(fd, backlog) < 0) {
+        int e = -errno;
+
+        close(fd);
+        return e;
+    }
+    sa.len = sizeof sa.u;
+    getsockname(fd, &sa.u.sa, &sa.len);
+    *port = ntohs(a.family == AF_INET ? sa.u.in.sin_port
+                                      : sa.u.in6.sin6_port);
+    return fd;
+}
+
+/* A blocking client connected to addr:port, or a negated errno. */
+static inline int nt_connect(const char *addr, unsigned port)
+{
+    anysock_addr a;
+    anysock_sockaddr sa;
+    int fd;
+
+    if (anysock_parse_address(addr, strlen(addr), &a) < 0 ||
+        anysock_pack_sockaddr(&a, (uint16_t)port, NULL, 0, &sa) < 0)
+        return -EINVAL;
+    fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, &sa.u.sa, sa.len) < 0) {
+        int e = -errno;
+
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* Blackhole without root: a listener with backlog 0 whose accept queue
+ * is filled, so the kernel drops further SYNs to addr:*port (the client
+ * stays in SYN-SENT). The fds to close later go to hold[0..2]. */
+static inline int nt_blackhole(const char *addr, unsigned *port, int hold[3])
+{
+    /* backlog 0 queues exactly one connection (Linux: full means more
+     * than the backlog); a blocking connect completes its handshake on
+     * loopback before returning, so the queue is full on return */
+    hold[2] = -1;
+    hold[0] = nt_listen(0, addr, port, 0);
+    if (hold[0] < 0)
+        return hold[0];
+    hold[1] = nt_connect(addr, *port);
+    if (hold[1] < 0) {
+        close(hold[0]);
+        return hold[1];
+    }
+    return 0;
+}
+
+static inline void nt_close3(int hold[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (hold[i] >= 0)
+            close(hold[i]);
+}
+
+/* Write a hosts file in a fresh temp file; returns its malloc'd name. */
+static inline char *nt_hosts_file(const char *content)
+{
+    char *name = strdup("/tmp/anysock-hosts-XXXXXX");
+    int fd = mkstemp(name);
+
+    if (fd < 0 || write(fd, content, strlen(content)) < 0) {
+        free(name);
+        return NULL;
+    }
+    close(fd);
+    return name;
+}
+
+static inline bool nt_have_ipv6(void)
+{
+    unsigned port = 0;
+    int fd = nt_listen(AF_INET6, "::1", &port, 1);
+
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+#endif
