@@ -24,6 +24,7 @@ typedef struct bench_opts {
     int rounds;             /* A B A B ... rounds, >= 5 */
     int cpu_client, cpu_server; /* -1 when there is only one CPU */
     const char *only;       /* run only this workload, or NULL */
+    const char *side;       /* run only this side (profiling), or NULL */
 } bench_opts;
 
 /* side[0] is ours; higher_better says how to orient the ratio.

@@ -97,6 +97,8 @@ static void fmt_value(char *buf, size_t n, double v)
         snprintf(buf, n, "nan");
     else if (v == 0 || fabs(v) >= 100)
         snprintf(buf, n, "%.0f", v);
+    else if (fabs(v) < 1)
+        snprintf(buf, n, "%.4f", v);
     else
         snprintf(buf, n, "%.2f", v);
 }
@@ -136,7 +138,10 @@ void bench_compare(const bench_opts *o, const char *workload,
      * machine hit all sides alike; the median drops the outliers. */
     for (int i = 0; i < rounds; i++)
         for (int s = 0; s < nsides; s++) {
-            double v = sides[s].skip ? NAN : sides[s].round(sides[s].arg);
+            bool run = sides[s].skip == NULL &&
+                       (o->side == NULL ||
+                        strcmp(o->side, sides[s].name) == 0);
+            double v = run ? sides[s].round(sides[s].arg) : NAN;
 
             vals[s][i] = v < 0 ? NAN : v;
         }
@@ -158,9 +163,14 @@ void bench_compare(const bench_opts *o, const char *workload,
         const char *verdict = isnan(t) ? "" :
             (isinf(t) ? (isinf(rv) ? "met" : "MISSED")
                       : (rv >= t ? "met" : "MISSED"));
-        printf("%-15s %-38s %12s %12s %12s %-9s ratio %s (target %s%.2f) %s\n",
-               "", sides[s].name, a, b, c, unit, r,
-               isinf(t) ? "inf" : ">=", isinf(t) ? 0. : t, verdict);
+        char tt[32];
+
+        if (isinf(t))
+            snprintf(tt, sizeof tt, "inf");
+        else
+            snprintf(tt, sizeof tt, ">= %.2f", t);
+        printf("%-15s %-38s %12s %12s %12s %-9s ratio %s (target %s) %s\n",
+               "", sides[s].name, a, b, c, unit, r, tt, verdict);
         if (sides[s].skip)
             printf("%-15s   skipped: %s\n", "", sides[s].skip);
     }
@@ -184,6 +194,7 @@ static void usage(FILE *f)
         "  --rounds N   A B A B rounds per workload (>= 5; default 5 quick,"
         " 11 full)\n"
         "  --only W     run one workload (parse-ipv4, accept-64, ...)\n"
+        "  --side S     run only implementation S (\"ours\"; for profiling)\n"
         "Run as root for the resolve rows: the bench unshares a network and\n"
         "mount namespace so glibc and libuv can reach its dnsmasq on :53.\n");
 }
@@ -191,7 +202,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     bench_opts o = { .quick = false, .rounds = 0, .cpu_client = -1,
-                     .cpu_server = -1, .only = NULL };
+                     .cpu_server = -1, .only = NULL, .side = NULL };
     cpu_set_t set;
     int cpus[2], ncpu = 0;
     double t0 = bench_now();
@@ -205,6 +216,8 @@ int main(int argc, char **argv)
             o.rounds = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             o.only = argv[++i];
+        } else if (strcmp(argv[i], "--side") == 0 && i + 1 < argc) {
+            o.side = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;

@@ -744,7 +744,7 @@ static double zero(void *arg)
 
 void bench_tcp(const bench_opts *o)
 {
-    long count = o->quick ? 3000 : 20000;
+    long count = o->quick ? 20000 : 100000;
 
     if (bench_want(o, "accept-64") || bench_want(o, "accept-allocs")) {
         accept_env e;
