@@ -11,180 +11,246 @@
 #include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <endian.h>
 
 /* ---- character classes (byte semantics, as Perl on non-UTF-8 strings) -- */
 
-/* Perl's \s and [[:space:]] on byte strings: \t \n \v \f \r and space. */
-static int is_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
+/* Hex digit values plus one; 0 for every other byte. */
+static const uint8_t hex1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 /* Value of a hex digit, or -1. */
 static int hexval(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return (int)hex1[c] - 1;
 }
 
 static int is_hex(unsigned char c)
 {
-    return hexval(c) >= 0;
+    return hex1[c] != 0;
 }
 
 /* ---- parse_ipv4 --------------------------------------------------------- */
 
+/* Parts saturate here: oct()/hex() die on values over 32 bits and huge
+ * decimals fail the range check, so all three only need "too big". */
 #define PART_MAX ((uint64_t)0xffffffff)
+#define PART_BIG (PART_MAX + 1)
 
-/* One part of a dotted quad at s[*i..end): 0x hex, 0 octal or decimal, as
- * 7.17's regex (lowercase x only; "08" and "0x" do not parse). Values over
- * 32 bits saturate: oct()/hex() die on them and huge decimals fail the
- * range check, so both only need to be "too big". `last_nl` says the part
- * is followed by the final "\n" that Perl's `$` lets through; hex() then
- * dies on it ("Illegal hexadecimal digit"), oct() and decimal ignore it. */
-static int ipv4_part(const char *s, size_t *i, size_t end, int last_nl,
-                     uint64_t *val)
+/* A part starting with '0' at *pp (the rare forms, kept off the fast
+ * path): 0x hex or octal, as 7.17's regex (lowercase x only; "08" and "0x"
+ * do not parse). `nl` says the input ends in the "\n" that Perl's `$` lets
+ * through: hex() dies on it ("Illegal hexadecimal digit"), oct() ignores
+ * it. Returns 0 or -1. */
+static int ipv4_zero_part(const unsigned char **pp, const unsigned char *e,
+                          int nl, uint64_t *val)
 {
-    size_t p = *i;
+    const unsigned char *p = *pp + 1;
     uint64_t v = 0;
 
-    if (p >= end)
-        return -1;
-    if (s[p] == '0') {
-        if (p + 1 < end && s[p + 1] == 'x' && p + 2 < end &&
-            is_hex((unsigned char)s[p + 2])) {
-            p += 2;
-            while (p < end && is_hex((unsigned char)s[p])) {
-                v = (v << 4) | (uint64_t)hexval((unsigned char)s[p]);
-                if (v > PART_MAX)
-                    v = PART_MAX + 1;
-                p++;
-            }
-            if (last_nl && (p == end))
-                return -1;
-        } else {
-            p++;
-            while (p < end && s[p] >= '0' && s[p] <= '7') {
-                v = (v << 3) | (uint64_t)(s[p] - '0');
-                if (v > PART_MAX)
-                    v = PART_MAX + 1;
-                p++;
-            }
-        }
-    } else if (s[p] >= '1' && s[p] <= '9') {
-        while (p < end && s[p] >= '0' && s[p] <= '9') {
-            v = v * 10 + (uint64_t)(s[p] - '0');
+    if (p + 1 < e && p[0] == 'x' && is_hex(p[1])) {
+        for (p++; p < e && is_hex(*p); p++) {
+            v = (v << 4) | (uint64_t)hexval(*p);
             if (v > PART_MAX)
-                v = PART_MAX + 1;
-            p++;
+                v = PART_BIG;
         }
+        if (nl && p == e)
+            return -1;
     } else {
-        return -1;
+        for (; p < e && *p >= '0' && *p <= '7'; p++) {
+            v = (v << 3) | (uint64_t)(*p - '0');
+            if (v > PART_MAX)
+                v = PART_BIG;
+        }
     }
-    *i = p;
+    *pp = p;
     *val = v;
+    return 0;
+}
+
+/* The common case, exactly four decimal octets "a.b.c.d" without leading
+ * zeros: every such string parses the same way in 7.17. Anything else
+ * (returns -1) goes through the general parser. */
+static int ipv4_quad(const unsigned char *p, const unsigned char *e,
+                     uint8_t out[4])
+{
+    uint32_t acc = 0;
+
+    for (int k = 0;; k++) {
+        unsigned v, d;
+
+        if (p == e)
+            return -1;
+        v = (unsigned)*p++ - '0';
+        if (v > 9)
+            return -1;
+        if (p < e && (d = (unsigned)*p - '0') < 10) {
+            if (v == 0)
+                return -1;
+            v = v * 10 + d;
+            p++;
+            if (p < e && (d = (unsigned)*p - '0') < 10) {
+                v = v * 10 + d;
+                p++;
+            }
+        }
+        if (v > 255)
+            return -1;
+        acc = acc << 8 | v;
+        if (k == 3)
+            break;
+        if (p == e || *p++ != '.')
+            return -1;
+    }
+    if (p != e)
+        return -1;
+    out[0] = (uint8_t)(acc >> 24);
+    out[1] = (uint8_t)(acc >> 16);
+    out[2] = (uint8_t)(acc >> 8);
+    out[3] = (uint8_t)acc;
     return 0;
 }
 
 int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 {
-    uint64_t part[4];
-    size_t n = 0, i = 0, end = len;
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    uint64_t v, acc = 0;
+    unsigned k;
     int nl = 0;
-    uint64_t v;
 
+    if (ipv4_quad(p, e, out) == 0)
+        return 0;
     /* The regex ends in `$`, which also matches before a final "\n". */
-    if (end > 0 && s[end - 1] == '\n') {
-        end--;
+    if (len > 0 && e[-1] == '\n') {
+        e--;
         nl = 1;
     }
-    for (;;) {
-        if (ipv4_part(s, &i, end, nl, &part[n]) < 0)
+    for (k = 0;; k++) {
+        unsigned d;
+
+        if (p == e)
             return -EINVAL;
-        n++;
-        if (i == end)
+        d = (unsigned)*p - '0';
+        if (d - 1 < 9) {
+            v = d;
+            /* at most PART_BIG * 10 + 9: no overflow */
+            for (p++; p < e && (d = (unsigned)*p - '0') < 10; p++) {
+                v = v * 10 + d;
+                if (v > PART_MAX)
+                    v = PART_BIG;
+            }
+        } else if (d == 0) {
+            if (ipv4_zero_part(&p, e, nl, &v) < 0)
+                return -EINVAL;
+        } else {
+            return -EINVAL;
+        }
+        if (p == e)
             break;
-        if (s[i] != '.' || n == 4)
+        /* Leading parts must be < 256; 4 parts at most. */
+        if (*p != '.' || k == 3 || v >= 256)
             return -EINVAL;
-        i++;
+        acc |= v << (24 - 8 * k);
+        p++;
     }
-    for (size_t k = 0; k + 1 < n; k++)
-        if (part[k] >= 256)
-            return -EINVAL;
-    if (part[n - 1] >= ((uint64_t)1 << (8 * (5 - n))))
+    /* The last part < 2 ** (8 * (4 - $#_)) fills the remaining octets:
+     * (pop) + ($_[0] << 24) + ($_[1] << 16) + ($_[2] << 8). */
+    if (v >> (8 * (4 - k)))
         return -EINVAL;
-    v = part[n - 1];
-    /* (pop) + ($_[0] << 24) + ($_[1] << 16) + ($_[2] << 8) */
-    for (size_t k = 0; k + 1 < n; k++)
-        v += part[k] << (24 - 8 * k);
-    out[0] = (uint8_t)(v >> 24);
-    out[1] = (uint8_t)(v >> 16);
-    out[2] = (uint8_t)(v >> 8);
-    out[3] = (uint8_t)v;
+    acc += v;
+    out[0] = (uint8_t)(acc >> 24);
+    out[1] = (uint8_t)(acc >> 16);
+    out[2] = (uint8_t)(acc >> 8);
+    out[3] = (uint8_t)acc;
     return 0;
 }
 
 /* ---- parse_ipv6 --------------------------------------------------------- */
 
-typedef struct span {
-    size_t off, len;
-} span;
-
-/* Perl's `split /:/, $x, -1` of s[off..off+len): an empty string gives no
- * fields at all. At most 9 fields can occur (8 colons). */
-static size_t split_colon(const char *s, size_t off, size_t len, span *f)
-{
-    size_t n = 0, start = off, end = off + len;
-
-    if (len == 0)
-        return 0;
-    for (size_t i = off; i < end; i++) {
-        if (s[i] == ':') {
-            f[n].off = start;
-            f[n].len = i - start;
-            n++;
-            start = i + 1;
-        }
-    }
-    f[n].off = start;
-    f[n].len = end - start;
-    return n + 1;
-}
-
-/* /^[0-9a-fA-F]{1,4}$/ admits a trailing "\n", but hex() then dies on it,
- * so in effect a group is exactly 1 to 4 hex digits. */
-static int hex_group(const char *s, span f, unsigned *val)
-{
-    unsigned v = 0;
-
-    if (f.len < 1 || f.len > 4)
-        return -1;
-    for (size_t i = 0; i < f.len; i++) {
-        int d = hexval((unsigned char)s[f.off + i]);
-        if (d < 0)
-            return -1;
-        v = (v << 4) | (unsigned)d;
-    }
-    *val = v;
-    return 0;
-}
+/* One pass over the text, equivalent to 7.17's
+ *   $n = y/://; split /::/, $_[0], 2; split /:/, $h/$t, -1; ...
+ * Fields are split on ':' except at the first "::", which separates the
+ * head from the tail; an empty head or tail has no fields. Every field must
+ * be 1 to 4 hex digits (/^[0-9a-fA-F]{1,4}$/ admits a trailing "\n" but
+ * hex() then dies on it), except that the last tail field may be an IPv4
+ * address in any parse_ipv4 form if it has a dot and $n <= 6. Without
+ * "::" there must be exactly 8 groups; with it, zero groups of padding is
+ * fine ("1:2:3:4::5:6:7:8" parses). Fewer than 2 or more than 8 colons:
+ * only a colon-free IPv4 address parses. Every failure is "undef", so the
+ * checks can run in any order and stop at the first. */
+/* Append a 16-bit group to a 128-bit accumulator (hi, lo). */
+#define PUSH16(hi, lo, v)                                                   \
+    do {                                                                    \
+        (hi) = (hi) << 16 | (lo) >> 48;                                     \
+        (lo) = (lo) << 16 | (v);                                            \
+    } while (0)
 
 int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
 {
-    span h[10], t[10];
-    unsigned g[8];
-    size_t n = 0, nh = 0, nt, dc = len, k = 0;
-    int tail4 = 0;
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    const unsigned char *start = p;
+    /* Groups accumulate right-aligned in (hi, lo); at the first "::" the
+     * head moves to (hh, hl) and (hi, lo) collects the tail, which then
+     * already sits where it belongs: at the end. */
+    uint64_t hi = 0, lo = 0, hh = 0, hl = 0;
+    unsigned v = 0, d;
+    size_t nd = 0, ng = 0, head = 8, n = 0;
     uint8_t v4[4];
 
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == ':')
-            n++;
-    if (n < 2 || n > 8) {
+    if (len >= 2 && p[0] == ':' && p[1] == ':') {
+        head = 0;
+        n = 2;
+        p += 2;
+        if (p == e)
+            goto done;
+    }
+    for (;;) {
+        start = p;
+        /* 1 to 4 hex digits, unrolled; a longer run only makes sense as an
+         * IPv4 part, so skip it and let the length checks decide. */
+        if (p < e && (d = hex1[*p]) != 0) {
+            v = d - 1;
+            if (++p < e && (d = hex1[*p]) != 0) {
+                v = v << 4 | (d - 1);
+                if (++p < e && (d = hex1[*p]) != 0) {
+                    v = v << 4 | (d - 1);
+                    if (++p < e && (d = hex1[*p]) != 0) {
+                        v = v << 4 | (d - 1);
+                        while (++p < e && hex1[*p])
+                            ;
+                    }
+                }
+            }
+        }
+        nd = (size_t)(p - start);
+        if (p == e || *p != ':')
+            break;
+        if (++n > 8)
+            return -EINVAL;
+        p++;
+        if (nd - 1 > 3) {
+            /* An empty field after a colon is the first "::" (the head
+             * ends; it has no field if empty), or does not parse. Leading
+             * colons: "::" was taken above, one alone fails here. */
+            if (nd != 0 || head != 8 || p == (const unsigned char *)s + 1)
+                return -EINVAL;
+            head = ng;
+            hh = hi;
+            hl = lo;
+            hi = lo = 0;
+            if (p == e)
+                goto done;
+            continue;
+        }
+        PUSH16(hi, lo, v);
+        ng++;
+    }
+    if (n < 2) {
+        /* no or one colon: only a colon-free IPv4 address parses */
         if (n == 0 && anysock_parse_ipv4(s, len, v4) == 0) {
             memset(out, 0, 10);
             out[10] = out[11] = 0xff;
@@ -193,50 +259,42 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
         }
         return -EINVAL;
     }
-    /* split /::/, $_[0], 2: only the first "::" splits. */
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (s[i] == ':' && s[i + 1] == ':') {
-            dc = i;
-            break;
-        }
-    }
-    if (dc < len) {
-        nh = split_colon(s, 0, dc, h);
-        nt = split_colon(s, dc + 2, len - dc - 2, t);
+    if (p == e) {
+        if (nd - 1 > 3)
+            return -EINVAL;
+        PUSH16(hi, lo, v);
+        ng++;
     } else {
-        nt = split_colon(s, 0, len, t);
-    }
-    /* An IPv4 tail only in the last field after the "::", when it has a
-     * dot; it then counts as two groups. */
-    if (nt > 0 && memchr(s + t[nt - 1].off, '.', t[nt - 1].len)) {
-        if (n > 6)
+        /* A byte neither hex nor ':'. Only the last field may hold one,
+         * and then only as an IPv4 tail, which has a dot. */
+        if (n > 6 || memchr(p, ':', (size_t)(e - p)) ||
+            !memchr(start, '.', (size_t)(e - start)) ||
+            anysock_parse_ipv4((const char *)start, (size_t)(e - start),
+                               v4) < 0)
             return -EINVAL;
-        if (anysock_parse_ipv4(s + t[nt - 1].off, t[nt - 1].len, v4) < 0)
-            return -EINVAL;
-        tail4 = 1;
-        nt--;
+        PUSH16(hi, lo, (unsigned)v4[0] << 8 | v4[1]);
+        PUSH16(hi, lo, (unsigned)v4[2] << 8 | v4[3]);
+        ng += 2;
     }
-    if (dc == len && nh + nt + 2 * (size_t)tail4 != 8)
+    if (head == 8 ? ng != 8 : ng > 8)
         return -EINVAL;
-    if (nh + nt + 2 * (size_t)tail4 > 8)
-        return -EINVAL; /* cannot happen with <= 8 colons; keeps g safe */
-    for (size_t i = 0; i < nh; i++)
-        if (hex_group(s, h[i], &g[k++]) < 0)
-            return -EINVAL;
-    /* "::" may stand for zero groups: "1:2:3:4::5:6:7:8" parses. */
-    while (k + nt + 2 * (size_t)tail4 < 8)
-        g[k++] = 0;
-    for (size_t i = 0; i < nt; i++)
-        if (hex_group(s, t[i], &g[k++]) < 0)
-            return -EINVAL;
-    if (tail4) {
-        g[k++] = (unsigned)v4[0] << 8 | v4[1];
-        g[k++] = (unsigned)v4[2] << 8 | v4[3];
+done:
+    /* The "::" stands for 8 - ng zero groups: shift the head to the top. */
+    if (head < 8) {
+        unsigned k = 16 * (8 - (unsigned)head);
+        if (k >= 128)
+            hh = hl = 0;
+        else if (k >= 64)
+            hh = hl << (k - 64), hl = 0;
+        else
+            hh = hh << k | hl >> (64 - k), hl <<= k;
+        hi |= hh;
+        lo |= hl;
     }
-    for (size_t i = 0; i < 8; i++) {
-        out[2 * i] = (uint8_t)(g[i] >> 8);
-        out[2 * i + 1] = (uint8_t)g[i];
-    }
+    hi = htobe64(hi);
+    lo = htobe64(lo);
+    memcpy(out, &hi, 8);
+    memcpy(out + 8, &lo, 8);
     return 0;
 }
 
@@ -442,16 +500,38 @@ int anysock_address_family(const anysock_addr *a)
 
 /* ---- parse_hostport / format_hostport ----------------------------------- */
 
-static int is_hexcolon(unsigned char c)
-{
-    return c == ':' || is_hex(c);
-}
+/* Byte classes for parse_hostport's scans, as Perl sees bytes. */
+enum {
+    C_HEX = 1,     /* [0-9a-fA-F] */
+    C_COLON = 2,   /* : */
+    C_DOT = 4,     /* . */
+    C_SPACE = 8,   /* \s and [[:space:]] on bytes: \t \n \v \f \r space */
+    C_BRACKET = 16, /* [ ] */
+    C_BLANK = 32,  /* the space character itself (`\ ` in the regex) */
+};
+
+static const uint8_t hpclass[256] = {
+    ['0'] = C_HEX, ['1'] = C_HEX, ['2'] = C_HEX, ['3'] = C_HEX,
+    ['4'] = C_HEX, ['5'] = C_HEX, ['6'] = C_HEX, ['7'] = C_HEX,
+    ['8'] = C_HEX, ['9'] = C_HEX, ['a'] = C_HEX, ['b'] = C_HEX,
+    ['c'] = C_HEX, ['d'] = C_HEX, ['e'] = C_HEX, ['f'] = C_HEX,
+    ['A'] = C_HEX, ['B'] = C_HEX, ['C'] = C_HEX, ['D'] = C_HEX,
+    ['E'] = C_HEX, ['F'] = C_HEX, [':'] = C_COLON, ['.'] = C_DOT,
+    ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
+    ['\r'] = C_SPACE, [' '] = C_SPACE | C_BLANK, ['['] = C_BRACKET,
+    [']'] = C_BRACKET,
+};
+
+#define HP(c) hpclass[(unsigned char)(c)]
 
 int anysock_parse_hostport(const char *s, size_t len, const char *defport,
                            size_t defportlen, anysock_hostport *out)
 {
     static const char unix_token[] = "unix/";
     size_t ws = 0, i, hs, he, pos, ps, pe;
+    const char *port;
+    size_t portlen;
+    int v6 = 0; /* the host came from the IPv6 branch: already parsed */
     uint8_t b[16];
 
     /* return ("unix/", $_) if m%^/% */
@@ -462,7 +542,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
         out->portlen = len;
         return 0;
     }
-    while (ws < len && is_space((unsigned char)s[ws]))
+    while (ws < len && HP(s[ws]) & C_SPACE)
         ws++;
     /* /^\s* ([0-9a-fA-F:]*:[0-9a-fA-F:]*:[0-9a-fA-F\.:]*)/xgc matches the
      * whole [0-9a-fA-F.:] run after the blanks when its leading
@@ -471,11 +551,10 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
         size_t colons = 0;
 
         i = ws;
-        while (i < len && is_hexcolon((unsigned char)s[i]))
+        while (i < len && HP(s[i]) & (C_HEX | C_COLON))
             colons += s[i++] == ':';
         if (colons >= 2) {
-            while (i < len && (is_hexcolon((unsigned char)s[i]) ||
-                               s[i] == '.'))
+            while (i < len && HP(s[i]) & (C_HEX | C_COLON | C_DOT))
                 i++;
             /* The match leaves pos() past it, so when the address does not
              * parse, the later /^.../gc alternatives cannot match at all. */
@@ -483,6 +562,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
                 return -EINVAL;
             hs = ws;
             he = pos = i;
+            v6 = 1;
             goto port;
         }
     }
@@ -493,7 +573,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
     if (s[0] == '[') {
         /* /^ \[ ([^\[\]]+) \]/x */
         i = 1;
-        while (i < len && s[i] != '[' && s[i] != ']')
+        while (i < len && !(HP(s[i]) & C_BRACKET))
             i++;
         if (i == 1 || i == len || s[i] != ']')
             return -EINVAL;
@@ -503,8 +583,7 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
     } else {
         /* /^ ([^\[\]:\ ]+) /x: tabs and other blanks belong to the host. */
         i = 0;
-        while (i < len && s[i] != '[' && s[i] != ']' && s[i] != ':' &&
-               s[i] != ' ')
+        while (i < len && !(HP(s[i]) & (C_BRACKET | C_COLON | C_BLANK)))
             i++;
         if (i == 0)
             return -EINVAL;
@@ -514,8 +593,8 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
 port:
     /* /\G (?:\s+|:|\#) ([^:[:space:]]+) \s*$/x */
     i = pos;
-    if (i < len && is_space((unsigned char)s[i])) {
-        while (i < len && is_space((unsigned char)s[i]))
+    if (i < len && HP(s[i]) & C_SPACE) {
+        while (i < len && HP(s[i]) & C_SPACE)
             i++;
     } else if (i < len && (s[i] == ':' || s[i] == '#')) {
         i++;
@@ -524,35 +603,34 @@ port:
     }
     if (i != (size_t)-1) {
         ps = i;
-        while (i < len && s[i] != ':' && !is_space((unsigned char)s[i]))
+        while (i < len && !(HP(s[i]) & (C_COLON | C_SPACE)))
             i++;
         pe = i;
-        while (i < len && is_space((unsigned char)s[i]))
+        while (i < len && HP(s[i]) & C_SPACE)
             i++;
-        if (pe > ps && i == len)
-            goto done;
+        if (pe > ps && i == len) {
+            port = s + ps;
+            portlen = pe - ps;
+            goto check;
+        }
     }
     /* /\G\s*$/ && length $_[1] */
     for (i = pos; i < len; i++)
-        if (!is_space((unsigned char)s[i]))
+        if (!(HP(s[i]) & C_SPACE))
             return -EINVAL;
     if (defportlen == 0)
         return -EINVAL;
-    out->host = s + hs;
-    out->hostlen = he - hs;
-    out->port = defport;
-    out->portlen = defportlen;
-    goto check;
-done:
-    out->host = s + hs;
-    out->hostlen = he - hs;
-    out->port = s + ps;
-    out->portlen = pe - ps;
+    port = defport;
+    portlen = defportlen;
 check:
     /* return if $host =~ /:/ && !parse_ipv6 $host */
-    if (memchr(s + hs, ':', he - hs) &&
+    if (!v6 && memchr(s + hs, ':', he - hs) &&
         anysock_parse_ipv6(s + hs, he - hs, b) < 0)
         return -EINVAL;
+    out->host = s + hs;
+    out->hostlen = he - hs;
+    out->port = port;
+    out->portlen = portlen;
     return 0;
 }
 

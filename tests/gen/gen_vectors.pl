@@ -1,10 +1,13 @@
 #!/usr/bin/perl
 # Oracle vectors for the address layer, from AnyEvent::Socket 7.17 itself.
 #
-#   perl tests/gen/gen_vectors.pl [OUTDIR]    (default: tests/vectors)
+#   perl tests/gen/gen_vectors.pl [--seed N] [--scale F] [OUTDIR]
 #
-# Deterministic (fixed seed). Every input is a byte string (no UTF-8
-# decoding); every oracle call runs in eval, and where 7.17 dies (fatal
+# OUTDIR defaults to tests/vectors; the committed files are made with the
+# defaults (seed 20261124, scale 1). Another seed or a larger scale gives a
+# fresh corpus for differential fuzzing (tests/cli_vectors.pl runs any).
+# Deterministic for a given seed and perl. Every input is a byte string (no
+# UTF-8 decoding); every oracle call runs in eval, and where 7.17 dies (fatal
 # 'non-portable' or 'Illegal hexadecimal digit' warnings) the answer is
 # "undef", as for any input that does not parse.
 #
@@ -15,7 +18,7 @@
 #   format_{ipv4,ipv6,address}.tsv       HEX RESULT    (RESULT or "undef")
 #   hostport.tsv                         IN  DEFAULT  HOST  PORT
 #                                        IN  DEFAULT  undef
-#       DEFAULT: the default service, empty for none
+#       DEFAULT: the default service, empty for none ("0" counts)
 #   format_hostport.tsv                  HOST PORT RESULT (PORT empty: none)
 use strict;
 use warnings;
@@ -24,8 +27,16 @@ use AnyEvent::Socket ();
 die "AnyEvent::Socket 7.17 required, found $AnyEvent::Socket::VERSION\n"
     unless $AnyEvent::Socket::VERSION eq '7.17';
 
+my ($seed, $scale) = (20261124, 1);
+while (@ARGV && $ARGV[0] =~ /^--/) {
+    my $opt = shift;
+    if ($opt eq '--seed') { $seed = shift }
+    elsif ($opt eq '--scale') { $scale = shift }
+    else { die "usage: $0 [--seed N] [--scale F] [OUTDIR]\n" }
+}
 my $outdir = shift // 'tests/vectors';
-srand 20261124;
+srand $seed;
+sub count { int($_[0] * $scale) }
 $SIG{__WARN__} = sub { };    # non-fatal oracle warnings are noise here
 
 sub esc {
@@ -212,7 +223,7 @@ my @fixed4 = ("", ".", "0", "1", "00", "0x", "0x0", "0X0", "1.", ".1", "1..1",
 
 my (%s4, @in4);
 uniq_push(\%s4, \@in4, $_) for @fixed4;
-while (@in4 < 30000) {
+while (@in4 < count(20000)) {
     my $r = rand;
     my $s = $r < 0.75 ? decorate(ipv4_text())
           : $r < 0.90 ? rand_text(24, @alpha4)
@@ -250,7 +261,7 @@ for my $from (0 .. 8) {
                 . join(":", @h[$from + $l .. 5], "9.8.7.6"));
     }
 }
-while (@in6 < 40000) {
+while (@in6 < count(24000)) {
     my $r = rand;
     my $s = $r < 0.70 ? decorate(ipv6_text())
           : $r < 0.80 ? decorate(ipv4_text())
@@ -263,14 +274,14 @@ my @fixedu = ("unix/", "unix", "UNIX/", "unix//", "unix/\n", " unix/",
     "unix/ ", "unix/\0", "/unix/", "unix\\", "Unix/", "unix/:", "");
 my (%su, @inu);
 uniq_push(\%su, \@inu, $_) for @fixedu;
-while (@inu < 10000) {
+while (@inu < count(10000)) {
     my $s = rand() < 0.5 ? mutate("unix/") : pick(@in4, @in6);
     uniq_push(\%su, \@inu, $s);
 }
 
 my (%sa, @ina);
 uniq_push(\%sa, \@ina, $_) for @fixedu, @fixed4, @fixed6;
-while (@ina < 30000) {
+while (@ina < count(20000)) {
     my $r = rand;
     my $s = $r < 0.35 ? pick(@in6)
           : $r < 0.55 ? pick(@in4)
@@ -303,7 +314,7 @@ my @badhex = ("", "0", "0102030", "010203040", "0x010203", "g1020304",
 
 my (%sf4, @f4);
 uniq_push(\%sf4, \@f4, $_) for @badhex, "00000000", "ffffffff", "7f000001";
-while (@f4 < 10000) {
+while (@f4 < count(10000)) {
     my $b = rand() < 0.5
         ? pack("C4", map pick(0, 1, 9, 10, 99, 100, 199, 200, 255,
             int rand 256), 1 .. 4)
@@ -313,7 +324,7 @@ while (@f4 < 10000) {
 
 my @hex6;
 for my $mask (0 .. 255) {
-    for (1 .. 40) {
+    for (1 .. 20) {
         my $b = join "", map { $mask & (1 << $_) ? rand_group_bytes()
                                                  : "\0\0" } 0 .. 7;
         push @hex6, unpack "H*", $b;
@@ -330,14 +341,14 @@ for my $mid ("00000000", "0000ffff", "ffff0000", "00000001", "0000fffe",
 my (%sf6, @f6);
 uniq_push(\%sf6, \@f6, $_) for @badhex, "0" x 8;
 uniq_push(\%sf6, \@f6, rand_hex_case($_)) for @hex6;
-while (@f6 < 30000) {
+while (@f6 < count(16000)) {
     uniq_push(\%sf6, \@f6,
         rand_hex_case(unpack "H*", join "", map rand_group_bytes(), 1 .. 8));
 }
 
 my (%sfa, @fa);
 uniq_push(\%sfa, \@fa, $_) for @badhex;
-while (@fa < 20000) {
+while (@fa < count(12000)) {
     my $r = rand;
     my $h = $r < 0.3 ? pick(@f4)
           : $r < 0.5 ? "00000000000000000000ffff" . unpack("H*",
@@ -373,15 +384,15 @@ for my $h (@hosts) {
 uniq_push(\%shp, \@hp, $_) for "", " ", "/", "/tmp/debug.sock",
     "unix/:/path/to/socket", "/ x", "\t/x", " /x", "/x\n", "unix/:",
     "[::1] 80 ", " ::1 80", " host:80", "host\t80", "::1#80", "::1:80";
-while (@hp < 10000) {
+while (@hp < count(7000)) {
     my $s = pick(@hosts) . pick(@seps) . pick(@ports);
     uniq_push(\%shp, \@hp, decorate($s));
 }
-while (@hp < 12000) {
+while (@hp < count(8500)) {
     uniq_push(\%shp, \@hp, rand_text(30, @alpha6, '[', ']', '#', ' ', '/',
         'h', 'o', 's', 't', '=', 'z'));
 }
-while (@hp < 13000) {
+while (@hp < count(9000)) {
     uniq_push(\%shp, \@hp, rand_bytes(30));
 }
 
@@ -394,7 +405,7 @@ for my $h (@fhosts) {
         uniq_push(\%sfh, \@fh, "$h\t$p");
     }
 }
-while (@fh < 20000) {
+while (@fh < count(12000)) {
     my $h = rand() < 0.5 ? pick(@fhosts) : rand_text(20, @alpha6, 'h', '[');
     my $p = rand() < 0.3 ? "" : rand() < 0.5 ? pick(@fports)
                                              : rand_text(8, @alpha6, 'p');
@@ -425,9 +436,10 @@ write_tsv("format_ipv6.tsv",
 write_tsv("format_address.tsv",
     [map [$_, o_format(\&AnyEvent::Socket::format_address, $_, 8, 32)], @fa]);
 
+# Each input once without a default and once with one of the others.
 my @hprows;
-for my $d (@defaults) {
-    for my $s (@hp) {
+for my $s (@hp) {
+    for my $d ("", pick(@defaults[1 .. $#defaults])) {
         my @r = eval { AnyEvent::Socket::parse_hostport($s, $d) };
         push @hprows, @r == 2 && !$@ ? [$s, $d, @r] : [$s, $d, "undef"];
     }
