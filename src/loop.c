@@ -59,7 +59,7 @@ static void ares_init_once(void)
     ares_init_status = ares_library_init(ARES_LIB_INIT_ALL);
 }
 
-/* ---- libev glue ----------------------------------------------------------- */
+/* ---- libev glue ---------------------------------------------------------- */
 
 static void update_timer(struct anysock__resolver *r)
 {
@@ -129,7 +129,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
     ev_io_start(r->loop, &s->io);
 }
 
-/* ---- queries --------------------------------------------------------------- */
+/* ---- queries ------------------------------------------------------------- */
 
 static void send_query(anysock__dnsq *q);
 
@@ -387,7 +387,10 @@ static int resolver_new(anysock_ctx *ctx, const anysock_config *cfg,
     o.timeout = (int)(timeout * 1000 + 0.999);   /* no libm needed */
     o.tries = tries;
     o.ndots = 1;
-    o.flags = ARES_FLAG_NOSEARCH;
+    /* NOCHECKRESP: c-ares 1.18 would otherwise turn SERVFAIL and REFUSED
+     * into a retry and finally a bare ECONNREFUSED; a server that answers
+     * is believed (mute ones still fail over to the next). */
+    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOCHECKRESP;
     o.sock_state_cb = sock_state_cb;
     o.sock_state_cb_data = r;
     mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS |

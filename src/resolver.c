@@ -417,6 +417,8 @@ static void defer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     deliver(anysock__container_of(w, rop, defer));
 }
 
+static void hosts_fallback(rop *o, sub *s, int family);
+
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     rop *o = anysock__container_of(w, rop, deadline);
@@ -424,6 +426,11 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     set_err(o, -ETIMEDOUT);
+    /* lookups still waiting count as failed: the hosts file may answer */
+    if (o->kind == KIND_RESOLVE)
+        for (sub *s = o->subs; s != NULL; s = s->next)
+            if (s->type != ns_t_srv)
+                hosts_fallback(o, s, s->type == ns_t_a ? AF_INET : AF_INET6);
     deliver(o);
 }
 
@@ -581,9 +588,24 @@ static void srv_done(rop *o, sub *s, int status, const unsigned char *abuf,
     if (status == ARES_SUCCESS)
         rc = ares_parse_srv_reply(abuf, alen, &list);
     if (rc == ARES_ETIMEOUT) {
-        /* the servers are mute: asking them for A/AAAA (7.17 does) would
-         * only double the wait */
+        /* The servers are mute: asking them for A/AAAA (7.17 does) would
+         * only double the wait; answer as those would have failed, from
+         * the hosts file. */
+        struct sub *fake;
+        size_t n = strlen(o->node);
+
         set_err(o, -ETIMEDOUT);
+        fake = anysock__malloc(sizeof *fake + n + 1);
+        if (fake == NULL)
+            return;
+        memset(fake, 0, sizeof *fake);
+        memcpy(fake->name, o->node, n + 1);
+        fake->port = o->port;
+        if (o->family != 6)
+            hosts_fallback(o, fake, AF_INET);
+        if (o->family != 4)
+            hosts_fallback(o, fake, AF_INET6);
+        anysock__free(fake);
         return;
     }
     if (rc != ARES_SUCCESS || list == NULL) {
@@ -685,7 +707,7 @@ static void dns_cb(void *arg, int status, const unsigned char *abuf,
         finish_later(o);
 }
 
-/* ---- start calls ------------------------------------------------------------ */
+/* ---- start calls --------------------------------------------------------- */
 
 static rop *rop_new(anysock_ctx *ctx, int kind, void *data,
                     anysock_guard **guard)

@@ -10,6 +10,7 @@
 #include "cli.h"
 
 struct result {
+    struct ev_loop *loop;
     int status;
     int printed;
     int done;
@@ -34,6 +35,9 @@ static void on_resolved(void *data, int status, const anysock_target *t,
 
     r->done = 1;
     r->status = status;
+    /* queries c-ares still holds (e.g. after the lookup deadline) must
+     * not keep us waiting: ctx_free ends them */
+    ev_break(r->loop, EVBREAK_ALL);
     for (size_t i = 0; i < n; i++) {
         anysock_addr a;
         uint16_t port;
@@ -77,7 +81,7 @@ int cli_resolve(int argc, char **argv)
     struct ev_loop *loop;
     anysock_config cfg;
     anysock_ctx *ctx;
-    struct result r = {0, 0, 0};
+    struct result r = {NULL, 0, 0, 0};
 
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -138,6 +142,7 @@ int cli_resolve(int argc, char **argv)
         ev_loop_destroy(loop);
         return 1;
     }
+    r.loop = loop;
     rc = anysock_resolve_sockaddr(ctx, pos[0], pos[1], proto, family,
                                   socktype, on_resolved, &r, NULL);
     if (rc == 0)
