@@ -49,7 +49,7 @@ static void next_name(dns_env *e, char *buf, size_t n)
     snprintf(buf, n, "n%ld.bench.test", e->next_name++);
 }
 
-/* ---- namespace and dnsmasq ------------------------------------------------- */
+/* ---- namespace and dnsmasq ----------------------------------------------- */
 
 static bool lo_up(void)
 {
@@ -185,7 +185,7 @@ static bool start_dnsmasq(dns_env *e, int cpu)
     return false;
 }
 
-/* ---- ours ------------------------------------------------------------------------ */
+/* ---- ours ---------------------------------------------------------------- */
 
 typedef struct ours_res {
     dns_env *e;
@@ -265,7 +265,7 @@ static double resolve_ours_64(void *arg)
     return r;
 }
 
-/* ---- raw c-ares on epoll --------------------------------------------------------- */
+/* ---- raw c-ares on epoll ------------------------------------------------- */
 
 typedef struct cares_run {
     dns_env *e;
@@ -373,7 +373,7 @@ static double resolve_cares(void *arg)
     return ok ? (double)e->count / t : -1;
 }
 
-/* ---- getaddrinfo on 8 threads --------------------------------------------------- */
+/* ---- getaddrinfo on 8 threads -------------------------------------------- */
 
 typedef struct gai_run {
     dns_env *e;
@@ -420,7 +420,7 @@ static double resolve_gai(void *arg)
     return n == 8 && g.failed == 0 ? (double)e->count / t : -1;
 }
 
-/* ---- libuv uv_getaddrinfo (its default thread pool) ------------------------------ */
+/* ---- libuv uv_getaddrinfo (its default thread pool) ---------------------- */
 
 typedef struct uvg_run {
     dns_env *e;
@@ -482,7 +482,7 @@ static double resolve_libuv(void *arg)
     return ok ? (double)e->count / t : -1;
 }
 
-/* ---- the workloads ---------------------------------------------------------------- */
+/* ---- the workloads ------------------------------------------------------- */
 
 void bench_dns(const bench_opts *o)
 {

@@ -399,7 +399,7 @@ static void accept_env_fini(accept_env *e)
     ev_loop_destroy(e->loop);
 }
 
-/* ---- connect-64: a raw accept-and-close server in a child ------------------ */
+/* ---- connect-64: a raw accept-and-close server in a child ---------------- */
 
 static void raw_server_child(int lfd, int cpu)
 {
@@ -608,7 +608,7 @@ static double connect_libuv(void *arg)
     return ok ? (double)e->count / t : -1;
 }
 
-/* ---- connect-memory: heap per pending connect ------------------------------ */
+/* ---- connect-memory: heap per pending connect ---------------------------- */
 
 #define PENDING 256
 
@@ -723,7 +723,7 @@ static double mem_libuv(void *arg)
     return started == PENDING ? (double)st.live / PENDING : -1;
 }
 
-/* ---- the workloads ---------------------------------------------------------- */
+/* ---- the workloads ------------------------------------------------------- */
 
 static double accept_allocs_ours(void *arg)
 {

@@ -15,6 +15,13 @@
 #include "internal.h"
 #include "harness/nettest.h"
 
+/* cmocka prints SKIPPED; say why as well */
+#define SKIP(why)                                                           \
+    do {                                                                    \
+        print_message("skipped: %s\n", why);                               \
+        skip();                                                             \
+    } while (0)
+
 typedef struct fx {
     struct ev_loop *loop;
     anysock_ctx *ctx;
@@ -333,7 +340,7 @@ static void test_connect_interleaves_families(void **state)
     double t0, took;
 
     if (!nt_have_ipv6())
-        skip();   /* no ::1 here */
+        SKIP("no ::1 here");
     /* two blackholed IPv4 targets, then IPv6: RFC 8305 order is
      * 127.0.0.2, ::1, 127.0.0.3 — one delay, not two */
     assert_int_equal(nt_blackhole("127.0.0.2", &port, hold), 0);
