@@ -135,15 +135,19 @@ void bench_compare(const bench_opts *o, const char *workload,
     char a[32], b[32], c[32], r[32];
 
     /* A B A B ...: every side runs once per round, so slow drifts of the
-     * machine hit all sides alike; the median drops the outliers. */
-    for (int i = 0; i < rounds; i++)
-        for (int s = 0; s < nsides; s++) {
+     * machine hit all sides alike; the median drops the outliers. Round -1
+     * is a warm-up (first-use allocations, page faults) and not recorded;
+     * the order rotates so no side always runs right after the same one. */
+    for (int i = -1; i < rounds; i++)
+        for (int k = 0; k < nsides; k++) {
+            int s = (k + (i < 0 ? 0 : i)) % nsides;
             bool run = sides[s].skip == NULL &&
                        (o->side == NULL ||
                         strcmp(o->side, sides[s].name) == 0);
             double v = run ? sides[s].round(sides[s].arg) : NAN;
 
-            vals[s][i] = v < 0 ? NAN : v;
+            if (i >= 0)
+                vals[s][i] = v < 0 ? NAN : v;
         }
     for (int s = 0; s < nsides; s++)
         med[s] = median(vals[s], rounds, &lo[s], &hi[s]);
@@ -191,8 +195,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: anysock-bench [--quick] [--rounds N] [--only WORKLOAD]\n"
         "  --quick      every workload in at most 3 minutes on 2 cores\n"
-        "  --rounds N   A B A B rounds per workload (>= 5; default 5 quick,"
-        " 11 full)\n"
+        "  --rounds N   A B A B rounds per workload (>= 5; default 7 quick,"
+        " 15 full)\n"
         "  --only W     run one workload (parse-ipv4, accept-64, ...)\n"
         "  --side S     run only implementation S (\"ours\"; for profiling)\n"
         "Run as root for the resolve rows: the bench unshares a network and\n"
@@ -227,7 +231,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.rounds == 0)
-        o.rounds = o.quick ? 5 : 11;
+        o.rounds = o.quick ? 7 : 15;
     if (o.rounds < 5 || o.rounds > 64) {
         fprintf(stderr, "anysock-bench: --rounds must be 5..64\n");
         return 2;
@@ -242,8 +246,8 @@ int main(int argc, char **argv)
         o.cpu_server = cpus[1];
     }
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    printf("anysock-bench %s, %s, %d rounds A B A B, median; client cpu %d, "
-           "server cpu %d; %ld cpus online\n", o.quick ? "--quick" : "full",
+    printf("anysock-bench %s, %s, %d rounds A B A B (+1 warm-up), median; "
+           "client cpu %d, server cpu %d; %ld cpus online\n", o.quick ? "--quick" : "full",
            date, o.rounds, o.cpu_client, o.cpu_server,
            sysconf(_SC_NPROCESSORS_ONLN));
     printf("%-15s %-38s %12s %12s %12s %-9s\n", "workload", "implementation",
