@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,6 +147,7 @@ static void load_child(int ctl, int cpu)
     int ep = epoll_create1(EPOLL_CLOEXEC);
     load_cmd cmd;
 
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     bench_pin(cpu);
     while (read_all(ctl, &cmd, sizeof cmd)) {
         long failed = load_run(ep, &cmd);
@@ -406,6 +408,7 @@ static void raw_server_child(int lfd, int cpu)
     struct epoll_event ev = { .events = EPOLLIN }, evs[4];
     int ep = epoll_create1(EPOLL_CLOEXEC);
 
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     bench_pin(cpu);
     ev.data.fd = lfd;
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
@@ -744,7 +747,7 @@ static double zero(void *arg)
 
 void bench_tcp(const bench_opts *o)
 {
-    long count = o->quick ? 20000 : 100000;
+    long count = o->quick ? 20000 : 50000;
 
     if (bench_want(o, "accept-64") || bench_want(o, "accept-allocs")) {
         accept_env e;
