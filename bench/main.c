@@ -248,8 +248,8 @@ int main(int argc, char **argv)
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     printf("anysock-bench %s, %s, %d rounds A B A B (+1 warm-up), median; "
            "client cpu %d, server cpu %d; %ld cpus online\n",
-           o.quick ? "--quick" : "full", date, o.rounds, o.cpu_client, o.cpu_server,
-           sysconf(_SC_NPROCESSORS_ONLN));
+           o.quick ? "--quick" : "full", date, o.rounds, o.cpu_client,
+           o.cpu_server, sysconf(_SC_NPROCESSORS_ONLN));
     printf("%-15s %-38s %12s %12s %12s %-9s\n", "workload", "implementation",
            "median", "min", "max", "unit");
     fflush(stdout);
