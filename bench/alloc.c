@@ -7,6 +7,18 @@
 #include <malloc.h>
 #include <stddef.h>
 
+/* Sanitizers own malloc; counting then is not possible (the memory rows
+ * say so and are skipped). */
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_INTERPOSER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define NO_INTERPOSER 1
+#endif
+#endif
+
+#ifndef NO_INTERPOSER
+
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t n);
@@ -93,6 +105,11 @@ int posix_memalign(void **out, size_t align, size_t n)
     return 0;
 }
 
+bool bench_alloc_available(void)
+{
+    return true;
+}
+
 void bench_alloc_start(void)
 {
     __atomic_store_n(&calls, 0, __ATOMIC_RELAXED);
@@ -106,3 +123,22 @@ void bench_alloc_stop(bench_alloc_stats *out)
     out->calls = __atomic_load_n(&calls, __ATOMIC_RELAXED);
     out->live = __atomic_load_n(&live, __ATOMIC_RELAXED);
 }
+
+#else
+
+bool bench_alloc_available(void)
+{
+    return false;
+}
+
+void bench_alloc_start(void)
+{
+}
+
+void bench_alloc_stop(bench_alloc_stats *out)
+{
+    out->calls = 0;
+    out->live = 0;
+}
+
+#endif

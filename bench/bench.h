@@ -43,6 +43,8 @@ typedef struct bench_alloc_stats {
     uint64_t calls;         /* malloc/calloc/realloc/aligned calls */
     int64_t live;           /* usable bytes allocated minus freed */
 } bench_alloc_stats;
+/* false when built with a sanitizer: nothing is counted then */
+bool bench_alloc_available(void);
 void bench_alloc_start(void);
 void bench_alloc_stop(bench_alloc_stats *out);
 

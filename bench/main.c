@@ -159,6 +159,8 @@ void bench_compare(const bench_opts *o, const char *workload,
         if (s == 0) {
             printf("%-15s %-38s %12s %12s %12s %-9s\n", workload,
                    sides[s].name, a, b, c, unit);
+            if (sides[s].skip)
+                printf("%-15s   skipped: %s\n", "", sides[s].skip);
             continue;
         }
         fmt_ratio(r, sizeof r, med[0], med[s], higher_better);
@@ -250,6 +252,8 @@ int main(int argc, char **argv)
            "client cpu %d, server cpu %d; %ld cpus online\n",
            o.quick ? "--quick" : "full", date, o.rounds, o.cpu_client,
            o.cpu_server, sysconf(_SC_NPROCESSORS_ONLN));
+    if (!bench_alloc_available())
+        printf("sanitizer build: the figures below mean nothing\n");
     printf("%-15s %-38s %12s %12s %12s %-9s\n", "workload", "implementation",
            "median", "min", "max", "unit");
     fflush(stdout);

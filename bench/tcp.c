@@ -757,6 +757,8 @@ void bench_tcp(const bench_opts *o)
             return;
         }
         const char *skip = e.ctx ? NULL : "anysock_ctx_new failed";
+        const char *nocount = bench_alloc_available() ? skip :
+            "malloc counting needs a build without sanitizers";
         if (bench_want(o, "accept-64")) {
             bench_side s[] = {
                 { "ours", accept_ours, &e, skip },
@@ -767,7 +769,7 @@ void bench_tcp(const bench_opts *o)
         }
         if (bench_want(o, "accept-allocs")) {
             bench_side s[] = {
-                { "ours", accept_allocs_ours, &e, skip },
+                { "ours", accept_allocs_ours, &e, nocount },
                 { "zero", zero, NULL, NULL },
             };
             bench_compare(o, "accept-allocs", "allocs/conn", false, s, 2,
@@ -830,9 +832,11 @@ void bench_tcp(const bench_opts *o)
         if (m.ctx)
             mem_ours(&m);
         mem_libuv(&m);
+        const char *nocount = bench_alloc_available() ? NULL :
+            "malloc counting needs a build without sanitizers";
         bench_side s[] = {
-            { "ours", mem_ours, &m, m.ctx ? NULL : "no ctx" },
-            { "libuv", mem_libuv, &m, NULL },
+            { "ours", mem_ours, &m, m.ctx ? nocount : "no ctx" },
+            { "libuv", mem_libuv, &m, nocount },
         };
         bench_compare(o, "connect-memory", "bytes", false, s, 2,
                       "live heap (usable size) per connect in SYN-SENT; "
