@@ -171,6 +171,13 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 
 /* ---- parse_ipv6 --------------------------------------------------------- */
 
+/* Append a 16-bit group to a 128-bit accumulator (hi, lo). */
+#define PUSH16(hi, lo, v)                                                   \
+    do {                                                                    \
+        (hi) = (hi) << 16 | (lo) >> 48;                                     \
+        (lo) = (lo) << 16 | (v);                                            \
+    } while (0)
+
 /* One pass over the text, equivalent to 7.17's
  *   $n = y/://; split /::/, $_[0], 2; split /:/, $h/$t, -1; ...
  * Fields are split on ':' except at the first "::", which separates the
@@ -182,13 +189,6 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
  * fine ("1:2:3:4::5:6:7:8" parses). Fewer than 2 or more than 8 colons:
  * only a colon-free IPv4 address parses. Every failure is "undef", so the
  * checks can run in any order and stop at the first. */
-/* Append a 16-bit group to a 128-bit accumulator (hi, lo). */
-#define PUSH16(hi, lo, v)                                                   \
-    do {                                                                    \
-        (hi) = (hi) << 16 | (lo) >> 48;                                     \
-        (lo) = (lo) << 16 | (v);                                            \
-    } while (0)
-
 int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
@@ -282,12 +282,15 @@ done:
     /* The "::" stands for 8 - ng zero groups: shift the head to the top. */
     if (head < 8) {
         unsigned k = 16 * (8 - (unsigned)head);
-        if (k >= 128)
+        if (k >= 128) {
             hh = hl = 0;
-        else if (k >= 64)
-            hh = hl << (k - 64), hl = 0;
-        else
-            hh = hh << k | hl >> (64 - k), hl <<= k;
+        } else if (k >= 64) {
+            hh = hl << (k - 64);
+            hl = 0;
+        } else {
+            hh = hh << k | hl >> (64 - k);
+            hl <<= k;
+        }
         hi |= hh;
         lo |= hl;
     }
@@ -397,17 +400,17 @@ static size_t render_ipv4(const uint8_t a[4], char *tmp)
 
 static size_t render_ipv6(const uint8_t a[16], char *tmp)
 {
-    static const uint8_t zero12[12];
+    static const uint8_t zero[12];
     static const uint8_t xlat[4] = {0xff, 0xff, 0, 0};
     unsigned g[8];
     size_t best = 0, bestlen = 0;
     char *p = tmp;
 
     /* 7.17 special-cases addresses whose first 8 octets are zero. */
-    if (memcmp(a, zero12, 8) == 0) {
-        if (memcmp(a + 8, zero12, 4) == 0) {
+    if (memcmp(a, zero, 8) == 0) {
+        if (memcmp(a + 8, zero, 4) == 0) {
             static const uint8_t one[4] = {0, 0, 0, 1};
-            if (memcmp(a + 12, zero12, 4) == 0) {
+            if (memcmp(a + 12, zero, 4) == 0) {
                 memcpy(tmp, "::", 2);
                 return 2;
             }
@@ -467,6 +470,7 @@ int anysock_format_ipv4(const uint8_t a[4], char *out, size_t outlen)
 int anysock_format_ipv6(const uint8_t a[16], char *out, size_t outlen)
 {
     char tmp[ANYSOCK_IPV6_STRLEN];
+
     return put(tmp, render_ipv6(a, tmp), out, outlen);
 }
 
@@ -502,12 +506,12 @@ int anysock_address_family(const anysock_addr *a)
 
 /* Byte classes for parse_hostport's scans, as Perl sees bytes. */
 enum {
-    C_HEX = 1,     /* [0-9a-fA-F] */
-    C_COLON = 2,   /* : */
-    C_DOT = 4,     /* . */
-    C_SPACE = 8,   /* \s and [[:space:]] on bytes: \t \n \v \f \r space */
+    C_HEX = 1,      /* [0-9a-fA-F] */
+    C_COLON = 2,    /* : */
+    C_DOT = 4,      /* . */
+    C_SPACE = 8,    /* \s and [[:space:]] on bytes: \t \n \v \f \r space */
     C_BRACKET = 16, /* [ ] */
-    C_BLANK = 32,  /* the space character itself (`\ ` in the regex) */
+    C_BLANK = 32,   /* the space character itself (`\ ` in the regex) */
 };
 
 static const uint8_t hpclass[256] = {
@@ -593,15 +597,12 @@ int anysock_parse_hostport(const char *s, size_t len, const char *defport,
 port:
     /* /\G (?:\s+|:|\#) ([^:[:space:]]+) \s*$/x */
     i = pos;
-    if (i < len && HP(s[i]) & C_SPACE) {
-        while (i < len && HP(s[i]) & C_SPACE)
+    if (i < len && (HP(s[i]) & C_SPACE || s[i] == ':' || s[i] == '#')) {
+        if (HP(s[i]) & C_SPACE)
+            while (i < len && HP(s[i]) & C_SPACE)
+                i++;
+        else
             i++;
-    } else if (i < len && (s[i] == ':' || s[i] == '#')) {
-        i++;
-    } else {
-        i = (size_t)-1;
-    }
-    if (i != (size_t)-1) {
         ps = i;
         while (i < len && !(HP(s[i]) & (C_COLON | C_SPACE)))
             i++;

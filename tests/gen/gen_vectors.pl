@@ -207,6 +207,18 @@ sub uniq_push {
     push @$list, $s unless $seen->{$s}++;
 }
 
+# Every string of up to $max bytes over @alpha: the regex corners.
+sub all_strings {
+    my ($max, @alpha) = @_;
+    my @all = ("");
+    my @cur = ("");
+    for (1 .. $max) {
+        @cur = map { my $p = $_; map "$p$_", @alpha } @cur;
+        push @all, @cur;
+    }
+    @all;
+}
+
 # ---- corpora --------------------------------------------------------------
 
 my @fixed4 = ("", ".", "0", "1", "00", "0x", "0x0", "0X0", "1.", ".1", "1..1",
@@ -222,7 +234,8 @@ my @fixed4 = ("", ".", "0", "1", "00", "0x", "0x0", "0X0", "1.", ".1", "1..1",
     "1.2.3.999999999999999999999", "0x0000000000000000ffffffff");
 
 my (%s4, @in4);
-uniq_push(\%s4, \@in4, $_) for @fixed4;
+uniq_push(\%s4, \@in4, $_) for @fixed4,
+    all_strings(4, qw(0 1 9 . x f 8), "\n", " ");
 while (@in4 < count(20000)) {
     my $r = rand;
     my $s = $r < 0.75 ? decorate(ipv4_text())
@@ -245,7 +258,8 @@ my @fixed6 = ("", ":", "::", ":::", "::::", "::1", "1::", "::1:", ":1::",
     "::ffff:4294967295");
 
 my (%s6, @in6);
-uniq_push(\%s6, \@in6, $_) for @fixed6;
+uniq_push(\%s6, \@in6, $_) for @fixed6,
+    all_strings(4, qw(0 1 f g : . x), "\n", " ");
 # Every "::" position and length over 8 groups, with and without a tail.
 for my $from (0 .. 8) {
     for my $len (0 .. 8 - $from) {
@@ -381,6 +395,8 @@ for my $h (@hosts) {
         }
     }
 }
+uniq_push(\%shp, \@hp, $_)
+    for all_strings(4, qw(1 : . [ ] a), "#", " ", "\t", "/", "\n");
 uniq_push(\%shp, \@hp, $_) for "", " ", "/", "/tmp/debug.sock",
     "unix/:/path/to/socket", "/ x", "\t/x", " /x", "/x\n", "unix/:",
     "[::1] 80 ", " ::1 80", " host:80", "host\t80", "::1#80", "::1:80";
