@@ -418,6 +418,7 @@ static void defer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void hosts_fallback(rop *o, sub *s, int family);
+static void hosts_for_node(rop *o);
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -427,10 +428,13 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     set_err(o, -ETIMEDOUT);
     /* lookups still waiting count as failed: the hosts file may answer */
-    if (o->kind == KIND_RESOLVE)
-        for (sub *s = o->subs; s != NULL; s = s->next)
-            if (s->type != ns_t_srv)
-                hosts_fallback(o, s, s->type == ns_t_a ? AF_INET : AF_INET6);
+    for (sub *s = o->subs; o->kind == KIND_RESOLVE && s != NULL;
+         s = s->next) {
+        if (s->type == ns_t_srv)
+            hosts_for_node(o);
+        else
+            hosts_fallback(o, s, s->type == ns_t_a ? AF_INET : AF_INET6);
+    }
     deliver(o);
 }
 
@@ -591,21 +595,8 @@ static void srv_done(rop *o, sub *s, int status, const unsigned char *abuf,
         /* The servers are mute: asking them for A/AAAA (7.17 does) would
          * only double the wait; answer as those would have failed, from
          * the hosts file. */
-        struct sub *fake;
-        size_t n = strlen(o->node);
-
         set_err(o, -ETIMEDOUT);
-        fake = anysock__malloc(sizeof *fake + n + 1);
-        if (fake == NULL)
-            return;
-        memset(fake, 0, sizeof *fake);
-        memcpy(fake->name, o->node, n + 1);
-        fake->port = o->port;
-        if (o->family != 6)
-            hosts_fallback(o, fake, AF_INET);
-        if (o->family != 4)
-            hosts_fallback(o, fake, AF_INET6);
-        anysock__free(fake);
+        hosts_for_node(o);
         return;
     }
     if (rc != ARES_SUCCESS || list == NULL) {
@@ -656,6 +647,27 @@ static void hosts_fallback(rop *o, sub *s, int family)
             add_ent(o, family, s->idx * 2 + (family == AF_INET6),
                     s->port, h->v[i].bytes) < 0)
             set_err(o, -ENOMEM);
+}
+
+/* The hosts file for the node itself, both families as allowed: for when
+ * the SRV stage never got an answer. */
+static void hosts_for_node(rop *o)
+{
+    size_t n = strlen(o->node);
+    sub *fake = anysock__malloc(sizeof *fake + n + 1);
+
+    if (fake == NULL) {
+        set_err(o, -ENOMEM);
+        return;
+    }
+    memset(fake, 0, sizeof *fake);
+    memcpy(fake->name, o->node, n + 1);
+    fake->port = o->port;
+    if (o->family != 6)
+        hosts_fallback(o, fake, AF_INET);
+    if (o->family != 4)
+        hosts_fallback(o, fake, AF_INET6);
+    anysock__free(fake);
 }
 
 static void addr_done(rop *o, sub *s, int status, const unsigned char *abuf,

@@ -993,6 +993,38 @@ static void test_lookup_deadline_ends_two_mute_servers(void **state)
     (void)buf;
 }
 
+static void test_deadline_in_srv_stage_leaves_answer_to_hosts(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024], servers[64];
+    anysock_config cfg;
+    uint16_t p1, p2;
+    int m1 = mute_socket(&p1), m2 = mute_socket(&p2);
+
+    write_hosts(t, "127.0.0.71 x.example\n");
+    snprintf(servers, sizeof servers, "127.0.0.1:%u,127.0.0.1:%u", p1, p2);
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = t->hosts;
+    cfg.dns_timeout = 0.1;
+    cfg.dns_tries = 2;
+    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    /* the SRV query outlives the 0.4 s deadline (c-ares: 0.6 s) */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "x.example", "http",
+                                              NULL, 0, 0, rec_resolve_cb, &r,
+                                              NULL), 0);
+    r.returned = true;
+    assert_true(run_until(t->loop, &r.calls, 1, 5));
+    assert_int_equal(r.status, 0);
+    assert_string_equal(rec_str(&r, buf, sizeof buf), "inet 127.0.0.71 80");
+    anysock_ctx_free(t->ctx);
+    t->ctx = NULL;
+    close(m1);
+    close(m2);
+}
+
 static void test_default_timeouts_bound_a_lookup_by_20s(void **state)
 {
     struct t *t = *state;
@@ -1104,8 +1136,11 @@ static void test_answer_after_cancel_is_ignored(void **state)
                                               NULL, 4, 0, rec_resolve_cb, &r,
                                               &g), 0);
     r.returned = true;
-    run_for(t->loop, 0.02);   /* the query is out */
+    /* run until the responder has the query (it answers 150 ms later) */
+    for (int i = 0; i < 500 && fakedns_udp_queries(t->fake) == 0; i++)
+        run_for(t->loop, 0.01);
     assert_int_equal(fakedns_udp_queries(t->fake), 1);
+    assert_int_equal(fakedns_replies(t->fake), 0);
     anysock_guard_cancel(&g);
     /* c-ares keeps the query until the late answer comes: then all ends */
     assert_true(loop_drains(t->loop, 5));
@@ -1224,6 +1259,7 @@ int main(void)
         T(test_mute_server_times_out_within_bound),
         T(test_mute_server_leaves_answer_to_hosts_file),
         T(test_lookup_deadline_ends_two_mute_servers),
+        T(test_deadline_in_srv_stage_leaves_answer_to_hosts),
         T(test_default_timeouts_bound_a_lookup_by_20s),
         T(test_second_server_used_when_first_is_mute),
         T(test_servfail_is_reported),

@@ -158,8 +158,8 @@ static void udp_read(fakedns *f)
         }
         return;
     }
-    if (sendto(f->udp, r, rl, 0, (struct sockaddr *)&from, fl) > 0)
-        f->replies++;
+    f->replies++;
+    (void)sendto(f->udp, r, rl, 0, (struct sockaddr *)&from, fl);
 }
 
 static void conn_close(struct conn *c)
@@ -191,8 +191,8 @@ static void tcp_read(fakedns *f, struct conn *c)
         if (rl > 0) {
             r[0] = (unsigned char)(rl >> 8);
             r[1] = (unsigned char)rl;
-            if (write(c->fd, r, rl + 2) > 0)
-                f->replies++;
+            f->replies++;
+            (void)!write(c->fd, r, rl + 2);
         }
         memmove(c->buf, c->buf + ql + 2, c->len - ql - 2);
         c->len -= ql + 2;
@@ -214,9 +214,10 @@ static void *run(void *arg)
             if (!d->used)
                 continue;
             if (d->due <= t) {
-                if (sendto(f->udp, d->buf, d->len, 0,
-                           (struct sockaddr *)&d->to, sizeof d->to) > 0)
-                    f->replies++;
+                /* counted first: the client may act on it at once */
+                f->replies++;
+                (void)sendto(f->udp, d->buf, d->len, 0,
+                             (struct sockaddr *)&d->to, sizeof d->to);
                 d->used = false;
             } else {
                 int ms = (int)((d->due - t) * 1000) + 1;

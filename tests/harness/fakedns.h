@@ -19,7 +19,8 @@ typedef struct fakedns fakedns;
 int fakedns_start(fakedns **out, uint16_t *port);
 /* Stops the thread, closes every socket. */
 void fakedns_stop(fakedns *f);
-/* Questions received over UDP / TCP, and replies sent (all transports). */
+/* Questions received over UDP / TCP, and replies sent (all transports;
+ * counted just before the send). */
 unsigned fakedns_udp_queries(fakedns *f);
 unsigned fakedns_tcp_queries(fakedns *f);
 unsigned fakedns_replies(fakedns *f);
