@@ -258,6 +258,15 @@ static void server_cancel(anysock__op *op)
         server_free(s);
 }
 
+/* Stop the watcher for EMFILE_PAUSE: the listener stays readable while
+ * the error lasts, so retrying at once would spin. */
+static void pause_accepting(server *s, struct ev_loop *loop)
+{
+    ev_io_stop(loop, &s->io);
+    ev_timer_set(&s->pause, EMFILE_PAUSE, 0.);
+    ev_timer_start(loop, &s->pause);
+}
+
 /* Out of fds: give up the reserve so one accept can succeed, drop the
  * pending connections (their clients see a reset instead of a hang), then
  * take the reserve back. If that is impossible, pause the watcher. */
@@ -276,9 +285,7 @@ static void shed_load(server *s, struct ev_loop *loop)
         if (s->reserve < 0)
             s->reserve = -1;
     }
-    ev_io_stop(loop, &s->io);
-    ev_timer_set(&s->pause, EMFILE_PAUSE, 0.);
-    ev_timer_start(loop, &s->pause);
+    pause_accepting(s, loop);
 }
 
 static void server_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -302,12 +309,20 @@ static void server_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (cfd == -EAGAIN || cfd == -EWOULDBLOCK)
             break;
         if (cfd == -EMFILE || cfd == -ENFILE) {
+            /* Linux reports EMFILE before looking at the queue, so it
+             * says nothing about pending connections: shed them (the
+             * queue is then empty) and wait for the next wake-up. */
             shed_load(s, loop);
             s->accept_cb(s->data, cfd, -1, NULL, 0);
             break;
         }
-        /* ECONNABORTED, EPERM (firewall), ENOBUFS...: the connection is
-         * gone but the listener is fine; report and keep accepting. */
+        if (cfd != -ECONNABORTED && cfd != -EPROTO && cfd != -EPERM) {
+            /* ENOBUFS, ENOMEM, ...: the listener itself is in trouble */
+            pause_accepting(s, loop);
+            s->accept_cb(s->data, cfd, -1, NULL, 0);
+            break;
+        }
+        /* one lost connection (aborted, firewalled): go on */
         s->accept_cb(s->data, cfd, -1, NULL, 0);
     }
     if (--s->busy == 0 && s->cancelled)

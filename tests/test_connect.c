@@ -14,6 +14,30 @@
 
 #include "internal.h"
 #include "harness/nettest.h"
+#include "harness/fakedns.h"
+
+/* Names come from hosts files, which 7.17 reads only after DNS found
+ * nothing: a local fake DNS answers NXDOMAIN at once for "nx.*" names. */
+static fakedns *dns;
+static char dns_server[32];
+
+static int group_setup(void **state)
+{
+    uint16_t port;
+
+    (void)state;
+    if (fakedns_start(&dns, &port) < 0)
+        return -1;
+    snprintf(dns_server, sizeof dns_server, "127.0.0.1:%u", port);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    fakedns_stop(dns);
+    return 0;
+}
 
 /* cmocka prints SKIPPED; say why as well */
 #define SKIP(why)                                                           \
@@ -53,9 +77,8 @@ static int make_ctx(fx *f, const char *hosts, double delay)
     anysock_config_init(&cfg);
     if (delay >= 0.)
         cfg.connect_delay = delay;
-    /* never the network: names come from the hosts file; a name that is
-     * not there asks a closed loopback port */
-    cfg.dns_servers = "127.0.0.1:9";
+    /* never the network: only the fake DNS, then the hosts file */
+    cfg.dns_servers = dns_server;
     cfg.dns_tries = 1;
     cfg.dns_timeout = 0.5;
     if (hosts != NULL) {
@@ -205,8 +228,8 @@ static void test_connect_unknown_name_reports_enxio(void **state)
 {
     fx *f = *state;
 
-    assert_int_equal(make_ctx(f, "127.0.0.1 known.test\n", -1.), 0);
-    assert_int_equal(start(f, "unknown.invalid", "80"), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.1 nx.known.test\n", -1.), 0);
+    assert_int_equal(start(f, "nx.unknown.test", "80"), 0);
     assert_true(nt_run_until(f->loop, &f->done, 10.));
     assert_int_equal(f->calls, 1);
     assert_int_equal(f->status, -ENXIO);
@@ -233,9 +256,9 @@ static void test_connect_tries_next_target_after_refusal(void **state)
 
     assert_true(l >= 0);
     /* 127.0.0.3 refuses: nothing listens there on this port */
-    assert_int_equal(make_ctx(f, "127.0.0.3 two.test\n"
-                                 "127.0.0.1 two.test\n", 0.), 0);
-    assert_int_equal(start(f, "two.test", port_str(port, p)), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.3 nx.two.test\n"
+                                 "127.0.0.1 nx.two.test\n", 0.), 0);
+    assert_int_equal(start(f, "nx.two.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     assert_int_equal(f->calls, 1);
     assert_int_equal(f->status, 0);
@@ -252,9 +275,9 @@ static void test_connect_all_refused_reports_last_error(void **state)
     int l = nt_listen(AF_INET, "127.0.0.1", &port, 8);
 
     close(l);
-    assert_int_equal(make_ctx(f, "127.0.0.3 two.test\n"
-                                 "127.0.0.1 two.test\n", -1.), 0);
-    assert_int_equal(start(f, "two.test", port_str(port, p)), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.3 nx.two.test\n"
+                                 "127.0.0.1 nx.two.test\n", -1.), 0);
+    assert_int_equal(start(f, "nx.two.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     assert_int_equal(f->calls, 1);
     assert_int_equal(f->status, -ECONNREFUSED);
@@ -292,10 +315,10 @@ static void test_connect_happy_eyeballs_skips_blackhole(void **state)
     assert_int_equal(nt_blackhole("127.0.0.2", &port, hold), 0);
     l = nt_listen(AF_INET, "127.0.0.1", &port, 8);
     assert_true(l >= 0);
-    assert_int_equal(make_ctx(f, "127.0.0.2 he.test\n"
-                                 "127.0.0.1 he.test\n", 0.25), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.2 nx.he.test\n"
+                                 "127.0.0.1 nx.he.test\n", 0.25), 0);
     t0 = nt_now();
-    assert_int_equal(start(f, "he.test", port_str(port, p)), 0);
+    assert_int_equal(start(f, "nx.he.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     took = nt_now() - t0;
     assert_int_equal(f->status, 0);
@@ -317,11 +340,11 @@ static void test_connect_delay_zero_is_sequential(void **state)
     assert_int_equal(nt_blackhole("127.0.0.2", &port, hold), 0);
     l = nt_listen(AF_INET, "127.0.0.1", &port, 8);
     assert_true(l >= 0);
-    assert_int_equal(make_ctx(f, "127.0.0.2 seq.test\n"
-                                 "127.0.0.1 seq.test\n", 0.), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.2 nx.seq.test\n"
+                                 "127.0.0.1 nx.seq.test\n", 0.), 0);
     f->timeout = 0.6;   /* 7.17: only the attempt's timeout moves on */
     t0 = nt_now();
-    assert_int_equal(start(f, "seq.test", port_str(port, p)), 0);
+    assert_int_equal(start(f, "nx.seq.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     took = nt_now() - t0;
     assert_int_equal(f->status, 0);
@@ -347,11 +370,11 @@ static void test_connect_interleaves_families(void **state)
     assert_int_equal(nt_blackhole("127.0.0.3", &port, hold2), 0);
     l = nt_listen(AF_INET6, "::1", &port, 8);
     assert_true(l >= 0);
-    assert_int_equal(make_ctx(f, "127.0.0.2 mix.test\n"
-                                 "127.0.0.3 mix.test\n"
-                                 "::1 mix.test\n", 0.3), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.2 nx.mix.test\n"
+                                 "127.0.0.3 nx.mix.test\n"
+                                 "::1 nx.mix.test\n", 0.3), 0);
     t0 = nt_now();
-    assert_int_equal(start(f, "mix.test", port_str(port, p)), 0);
+    assert_int_equal(start(f, "nx.mix.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     took = nt_now() - t0;
     assert_int_equal(f->status, 0);
@@ -371,10 +394,10 @@ static void test_connect_retry_tries_next_target(void **state)
     int l = nt_listen(AF_INET, "0.0.0.0", &port, 8);
 
     assert_true(l >= 0);
-    assert_int_equal(make_ctx(f, "127.0.0.1 both.test\n"
-                                 "127.0.0.3 both.test\n", -1.), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.1 nx.both.test\n"
+                                 "127.0.0.3 nx.both.test\n", -1.), 0);
     f->retry_in_connect = true;
-    assert_int_equal(start(f, "both.test", port_str(port, p)), 0);
+    assert_int_equal(start(f, "nx.both.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     /* both connections rejected, then nothing left */
     assert_int_equal(f->calls, 3);
@@ -391,9 +414,9 @@ static void test_connect_retry_later_gives_second_target(void **state)
     int l = nt_listen(AF_INET, "0.0.0.0", &port, 8);
 
     assert_true(l >= 0);
-    assert_int_equal(make_ctx(f, "127.0.0.1 both.test\n"
-                                 "127.0.0.3 both.test\n", -1.), 0);
-    assert_int_equal(start(f, "both.test", port_str(port, p)), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.1 nx.both.test\n"
+                                 "127.0.0.3 nx.both.test\n", -1.), 0);
+    assert_int_equal(start(f, "nx.both.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     assert_string_equal(f->host, "127.0.0.1");
     f->done = false;
@@ -462,8 +485,8 @@ static void test_connect_cancel_while_resolving(void **state)
 {
     fx *f = *state;
 
-    assert_int_equal(make_ctx(f, "127.0.0.1 x.test\n", -1.), 0);
-    assert_int_equal(start(f, "x.test", "1"), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.1 nx.x.test\n", -1.), 0);
+    assert_int_equal(start(f, "nx.x.test", "1"), 0);
     anysock_guard_cancel(&f->guard);
     assert_null(f->guard);
     anysock_guard_cancel(&f->guard);   /* twice: a no-op */
@@ -512,9 +535,9 @@ static void test_connect_cancel_between_attempts(void **state)
     char p[8];
     int l = nt_listen(AF_INET, "0.0.0.0", &port, 8);
 
-    assert_int_equal(make_ctx(f, "127.0.0.1 both.test\n"
-                                 "127.0.0.3 both.test\n", -1.), 0);
-    assert_int_equal(start(f, "both.test", port_str(port, p)), 0);
+    assert_int_equal(make_ctx(f, "127.0.0.1 nx.both.test\n"
+                                 "127.0.0.3 nx.both.test\n", -1.), 0);
+    assert_int_equal(start(f, "nx.both.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
     assert_int_equal(anysock_tcp_connect_retry(f->guard), 0);
     anysock_guard_cancel(&f->guard);   /* retry queued, nothing started */
@@ -641,5 +664,5 @@ int main(void)
         T(test_tcp_nodelay_and_congestion),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

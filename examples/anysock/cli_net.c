@@ -42,6 +42,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 typedef struct client {
     struct ev_loop *loop;
+    const char *service;     /* printed as the PORT of a unix socket */
     double timeout;
     int fd;
     int status;              /* exit status once done */
@@ -157,7 +158,11 @@ static void client_connected(void *data, int status, int fd,
         client_end(c, 1);
         return;
     }
-    fprintf(stderr, "connected %s %u\n", host, port);
+    /* unix/ has no port: the path stands in for it, as listen prints */
+    if (strcmp(host, "unix/") == 0)
+        fprintf(stderr, "connected unix/ %s\n", c->service);
+    else
+        fprintf(stderr, "connected %s %u\n", host, port);
     c->fd = fd;
     ev_io_init(&c->in_w, client_in_cb, STDIN_FILENO, EV_READ);
     ev_io_init(&c->sock_r, client_sock_r_cb, fd, EV_READ);
@@ -198,6 +203,7 @@ int cli_connect(int argc, char **argv)
     if (argc - i != 2)
         goto usage;
 
+    c->service = argv[i + 1];
     signal(SIGPIPE, SIG_IGN);
     c->loop = ev_default_loop(0);
     rc = anysock_ctx_new(c->loop, &cfg, &ctx);
