@@ -121,8 +121,8 @@ static void fmt_ratio(char *buf, size_t n, double ours, double peer,
         snprintf(buf, n, "inf");
     else if (isnan(r))
         snprintf(buf, n, "nan");
-    else
-        snprintf(buf, n, "%.2f", r);
+    else    /* 3 decimals: 0.948 must not print as a passing 0.95 */
+        snprintf(buf, n, "%.3f", r);
 }
 
 void bench_compare(const bench_opts *o, const char *workload,
