@@ -47,6 +47,12 @@ typedef struct conn {
     bool cancelled;        /* cancel ran while busy: last frame frees */
     bool has_guard;        /* else the op frees itself when done */
     bool starting;         /* inside anysock_tcp_connect */
+    /* One target (a literal host, the common case) lives here, so such a
+     * connect costs one allocation. */
+    union {
+        attempt a;
+        char raw[sizeof(attempt) + sizeof(struct sockaddr_in6) + 8];
+    } one;
 } conn;
 
 static const struct sockaddr *att_addr(const conn *c, const attempt *a)
@@ -57,7 +63,8 @@ static const struct sockaddr *att_addr(const conn *c, const attempt *a)
 
 static void conn_free(conn *c)
 {
-    anysock__free(c->atts);
+    if (c->atts != &c->one.a)
+        anysock__free(c->atts);
     anysock__free(c);
 }
 
@@ -344,7 +351,9 @@ static int copy_targets(conn *c, const anysock_target *t, size_t n)
     bytes = n * sizeof(attempt);
     for (i = 0; i < n; i++)
         bytes += (t[i].addr.len + 7u) & ~(size_t)7u;
-    atts = anysock__malloc(bytes);
+    atts = bytes <= sizeof c->one && c->atts != &c->one.a
+               ? &c->one.a
+               : anysock__malloc(bytes);
     if (atts == NULL)
         return -ENOMEM;
     off = n * sizeof(attempt);
@@ -396,6 +405,7 @@ int anysock_tcp_connect(anysock_ctx *ctx, const char *host,
                         anysock_prepare_cb prepare_cb, void *data,
                         anysock_guard **guard)
 {
+    anysock_target lit;
     conn *c;
     int rc;
 
@@ -414,18 +424,28 @@ int anysock_tcp_connect(anysock_ctx *ctx, const char *host,
     c->has_guard = guard != NULL;
     c->state = S_RESOLVING;
     ev_timer_init(&c->timer, timer_cb, 0., 0.);
-    c->starting = true;
-    c->busy = 1;
-    rc = anysock_resolve_sockaddr(ctx, host, service, "tcp", 0, 0,
-                                  resolved_cb, c, &c->resolving);
-    c->starting = false;
-    c->busy = 0;
-    if (rc < 0) {
-        conn_free(c);
-        return rc;
+    if (anysock__resolve_literal(ctx, host, service, &lit)) {
+        /* nothing to look up: no resolver op, start from the loop */
+        if ((rc = copy_targets(c, &lit, 1)) < 0) {
+            conn_free(c);
+            return rc;
+        }
+        c->state = S_CONNECTING;
+        kick(c);
+    } else {
+        c->starting = true;
+        c->busy = 1;
+        rc = anysock_resolve_sockaddr(ctx, host, service, "tcp", 0, 0,
+                                      resolved_cb, c, &c->resolving);
+        c->starting = false;
+        c->busy = 0;
+        if (rc < 0) {
+            conn_free(c);
+            return rc;
+        }
+        if (c->state != S_RESOLVING)
+            anysock_guard_cancel(&c->resolving);
     }
-    if (c->state != S_RESOLVING)
-        anysock_guard_cancel(&c->resolving);
     /* Linked after the resolver's op, so it sits nearer the list head and
      * anysock_ctx_free cancels it (and through it the query) first. */
     anysock__op_link(ctx, &c->op);

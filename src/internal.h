@@ -74,6 +74,13 @@ void anysock__dns_detach(anysock__dnsq *q);
 int anysock__dns_status(int ares_status);
 void anysock__hosts_free(struct anysock__hosts *h);
 
+/* The answer resolve_sockaddr(node, service, "tcp", 0, 0) would give when
+ * node is a numeric address and service a port number: one target, known
+ * without a lookup. Returns 1 and fills *t, or 0 when the full resolver is
+ * needed. Lets tcp_connect skip the resolver's op for literals. */
+int anysock__resolve_literal(const anysock_ctx *ctx, const char *node,
+                             const char *service, anysock_target *t);
+
 /* fd helpers: every fd is born non-blocking and close-on-exec.
  * Return the fd or a negated errno. */
 int anysock__socket(int domain, int type, int protocol);

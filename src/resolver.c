@@ -767,6 +767,26 @@ static bool digits_to_port(const char *s, size_t n, uint16_t *port)
     return true;
 }
 
+int anysock__resolve_literal(const anysock_ctx *ctx, const char *node,
+                             const char *service, anysock_target *t)
+{
+    size_t sl = strlen(service);
+    anysock_addr a;
+    uint16_t port;
+
+    if (!all_digits(service, sl) || !digits_to_port(service, sl, &port) ||
+        anysock_parse_address(node, strlen(node), &a) != 0)
+        return 0;
+    /* a family the preference excludes takes the full path (no target) */
+    if (!((a.family == AF_INET && ctx->pref_ipv4) ||
+          (a.family == AF_INET6 && ctx->pref_ipv6)))
+        return 0;
+    t->family = a.family;
+    t->socktype = SOCK_STREAM;
+    t->protocol = IPPROTO_TCP;
+    return anysock_pack_sockaddr(&a, port, NULL, 0, &t->addr) == 0;
+}
+
 static bool getserv(const char *name, const char *proto, uint16_t *port)
 {
     struct servent se, *res = NULL;

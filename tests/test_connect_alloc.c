@@ -58,9 +58,9 @@ static void on_connect(void *data, int status, int fd, const char *host,
     r->done = true;
 }
 
-/* One tcp_connect to a listening 127.0.0.1 port with allocation `n`
- * failing (-1: none). Returns how many allocations it made. */
-static long connect_once(long n, unsigned port)
+/* One tcp_connect to `host` and a listening 127.0.0.1 port with
+ * allocation `n` failing (-1: none). Returns how many allocations it made. */
+static long connect_once(const char *host, long n, unsigned port)
 {
     int fds = nt_count_fds(), rc;
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -74,7 +74,7 @@ static long connect_once(long n, unsigned port)
     snprintf(p, sizeof p, "%u", port);
     count = 0;
     fail_at = n;
-    rc = anysock_tcp_connect(ctx, "127.0.0.1", p, on_connect, NULL, &r, &g);
+    rc = anysock_tcp_connect(ctx, host, p, on_connect, NULL, &r, &g);
     if (rc < 0) {
         assert_int_equal(rc, -ENOMEM);
         assert_null(g);
@@ -105,12 +105,15 @@ static void test_connect_each_allocation_failing(void **state)
 
     (void)state;
     assert_true(l >= 0);
-    total = connect_once(-1, port);
-    /* ours (the op, its attempts) and the resolver's */
+    /* a name: ours (the op, its attempts) and the resolver's */
+    total = connect_once("localhost", -1, port);
     assert_true(total >= 3);
-    print_message("tcp_connect made %ld allocations\n", total);
+    print_message("tcp_connect(localhost) made %ld allocations\n", total);
     for (long n = 0; n < total; n++)
-        connect_once(n, port);
+        connect_once("localhost", n, port);
+    /* a literal skips the resolver: one block for the whole connect */
+    assert_int_equal(connect_once("127.0.0.1", -1, port), 1);
+    connect_once("127.0.0.1", 0, port);
     close(l);
 }
 
