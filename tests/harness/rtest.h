@@ -3,7 +3,6 @@
 #ifndef RTEST_H
 #define RTEST_H
 
-#include <dirent.h>
 #include <ev.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "anysock.h"
+#include "nettest.h"
 
 #define RT_MAXT 32
 
@@ -95,17 +95,7 @@ static inline const char *rec_str(const struct rec *r, char *buf,
 
 static inline int count_fds(void)
 {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;   /* the DIR's own */
+    return nt_count_fds();
 }
 
 static void rt_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
