@@ -138,24 +138,33 @@ static int parse_address(const void *ctx, const char *s, size_t len)
     return print_addr(&a);
 }
 
+struct mode {
+    const char *name;
+    answer_fn fn;
+};
+
+/* "MODE TEXT": run the mode's answer over TEXT (or stdin for "-"). */
+static int run_mode(const struct mode *modes, size_t n, int argc,
+                    char **argv)
+{
+    if (argc != 2)
+        return cli_usage();
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[0], modes[i].name) == 0)
+            return run(modes[i].fn, NULL, argv[1]);
+    return cli_usage();
+}
+
 int cli_parse(int argc, char **argv)
 {
-    static const struct {
-        const char *mode;
-        answer_fn fn;
-    } modes[] = {
+    static const struct mode modes[] = {
         {"ipv4", parse_ipv4},
         {"ipv6", parse_ipv6},
         {"unix", parse_unix},
         {"address", parse_address},
     };
 
-    if (argc != 2)
-        return cli_usage();
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
-        if (strcmp(argv[0], modes[i].mode) == 0)
-            return run(modes[i].fn, NULL, argv[1]);
-    return cli_usage();
+    return run_mode(modes, sizeof modes / sizeof modes[0], argc, argv);
 }
 
 /* ---- format ---------------------------------------------------------- */
@@ -232,21 +241,13 @@ static int format_address(const void *ctx, const char *s, size_t len)
 
 int cli_format(int argc, char **argv)
 {
-    static const struct {
-        const char *mode;
-        answer_fn fn;
-    } modes[] = {
+    static const struct mode modes[] = {
         {"ipv4", format_ipv4},
         {"ipv6", format_ipv6},
         {"address", format_address},
     };
 
-    if (argc != 2)
-        return cli_usage();
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
-        if (strcmp(argv[0], modes[i].mode) == 0)
-            return run(modes[i].fn, NULL, argv[1]);
-    return cli_usage();
+    return run_mode(modes, sizeof modes / sizeof modes[0], argc, argv);
 }
 
 /* ---- hostport -------------------------------------------------------- */
