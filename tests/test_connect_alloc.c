@@ -12,33 +12,7 @@
 
 #include "internal.h"
 #include "harness/nettest.h"
-
-void *__real_anysock__malloc(size_t n);
-void *__real_anysock__calloc(size_t n, size_t size);
-void *__wrap_anysock__malloc(size_t n);
-void *__wrap_anysock__calloc(size_t n, size_t size);
-
-static long fail_at = -1;   /* the allocation number that fails; -1 none */
-static long count;
-
-static bool should_fail(void)
-{
-    return fail_at >= 0 && count++ == fail_at;
-}
-
-void *__wrap_anysock__malloc(size_t n)
-{
-    if (fail_at < 0)
-        count++;
-    return should_fail() ? NULL : __real_anysock__malloc(n);
-}
-
-void *__wrap_anysock__calloc(size_t n, size_t size)
-{
-    if (fail_at < 0)
-        count++;
-    return should_fail() ? NULL : __real_anysock__calloc(n, size);
-}
+#include "harness/failalloc.h"
 
 typedef struct run {
     int calls, status, fd;
