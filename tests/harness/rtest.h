@@ -25,8 +25,8 @@ struct rec {
     anysock_guard *guard; /* when the test keeps one */
 };
 
-static inline void rec_resolve_cb(void *data, int status,
-                                  const anysock_target *t, size_t n)
+/* What every recording callback notes before copying its results. */
+static inline struct rec *rec_note(void *data, int status, size_t n)
 {
     struct rec *r = data;
 
@@ -35,6 +35,14 @@ static inline void rec_resolve_cb(void *data, int status,
     r->calls++;
     r->status = status;
     r->n = n;
+    return r;
+}
+
+static inline void rec_resolve_cb(void *data, int status,
+                                  const anysock_target *t, size_t n)
+{
+    struct rec *r = rec_note(data, status, n);
+
     for (size_t i = 0; i < n && i < RT_MAXT; i++)
         r->t[i] = t[i];
 }
@@ -42,13 +50,8 @@ static inline void rec_resolve_cb(void *data, int status,
 static inline void rec_aton_cb(void *data, int status, const anysock_addr *a,
                                size_t n)
 {
-    struct rec *r = data;
+    struct rec *r = rec_note(data, status, n);
 
-    if (!r->returned)
-        r->early = true;
-    r->calls++;
-    r->status = status;
-    r->n = n;
     for (size_t i = 0; i < n && i < RT_MAXT; i++)
         r->a[i] = a[i];
 }
