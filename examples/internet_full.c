@@ -23,7 +23,9 @@ static void on_accept(void *data, int status, int fd, const char *host,
         return;   /* e.g. out of fds; the server carries on */
     n = snprintf(line, sizeof line,
                  "The internet is full, %s:%u. Go away!\r\n", host, port);
-    (void)write(fd, line, (size_t)n);   /* small: fits the socket buffer */
+    /* small: fits the socket buffer; a peer already gone is its loss */
+    if (write(fd, line, (size_t)n) < 0)
+        perror("write");
     close(fd);
 }
 

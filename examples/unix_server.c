@@ -53,7 +53,9 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     if (nl != NULL)
         *nl = '\0';
     m = snprintf(reply, sizeof reply, "you said: %s\n", c->line);
-    (void)write(w->fd, reply, (size_t)m);
+    /* one short line into an empty socket buffer: all of it or an error */
+    if (write(w->fd, reply, (size_t)m) < 0)
+        perror("write");
     client_done(loop, c);
 }
 

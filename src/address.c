@@ -192,7 +192,7 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
-    const unsigned char *start = p;
+    const unsigned char *start;
     /* Groups accumulate right-aligned in (hi, lo); at the first "::" the
      * head moves to (hh, hl) and (hi, lo) collects the tail, which then
      * already sits where it belongs: at the end. */
@@ -463,15 +463,17 @@ static size_t render_ipv6(const uint8_t a[16], char *tmp)
 int anysock_format_ipv4(const uint8_t a[4], char *out, size_t outlen)
 {
     char tmp[ANYSOCK_IPV4_STRLEN];
+    size_t n = render_ipv4(a, tmp);
 
-    return put(tmp, render_ipv4(a, tmp), out, outlen);
+    return put(tmp, n, out, outlen);
 }
 
 int anysock_format_ipv6(const uint8_t a[16], char *out, size_t outlen)
 {
     char tmp[ANYSOCK_IPV6_STRLEN];
+    size_t n = render_ipv6(a, tmp);
 
-    return put(tmp, render_ipv6(a, tmp), out, outlen);
+    return put(tmp, n, out, outlen);
 }
 
 int anysock_format_address(const anysock_addr *a, char *out, size_t outlen)

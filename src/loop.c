@@ -102,10 +102,9 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
     sockw **pp, *s;
     int events = (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0);
 
-    for (pp = &r->socks; *pp != NULL; pp = &(*pp)->next)
-        if ((*pp)->io.fd == fd)
+    for (pp = &r->socks; (s = *pp) != NULL; pp = &s->next)
+        if (s->io.fd == fd)
             break;
-    s = *pp;
     if (events == 0) {
         if (s != NULL) {
             ev_io_stop(r->loop, &s->io);
@@ -237,7 +236,7 @@ void anysock_config_init(anysock_config *cfg)
  * the first the highest preference; each name at most once. */
 static int parse_protocols(const char *s, int *v4, int *v6)
 {
-    const char *names[2];
+    const char *names[2] = { NULL, NULL };
     size_t lens[2];
     int n = 0;
     const char *p = s;
@@ -446,6 +445,7 @@ int anysock_ctx_new(struct ev_loop *loop, const anysock_config *cfg,
     const char *protos, *servers, *hosts;
     bool penv, senv, henv;
     int v4 = 2, v6 = 1, rc;
+    size_t hlen;
 
     if (loop == NULL || out == NULL)
         return -EINVAL;
@@ -496,12 +496,13 @@ int anysock_ctx_new(struct ev_loop *loop, const anysock_config *cfg,
                    ((uint64_t)(uintptr_t)ctx << 7) ^ (uint64_t)getpid();
         ctx->rng |= 1u;   /* xorshift must not start at 0 */
     }
-    ctx->hosts_path = anysock__malloc(strlen(hosts) + 1);
+    hlen = strlen(hosts) + 1;
+    ctx->hosts_path = anysock__malloc(hlen);
     if (ctx->hosts_path == NULL) {
         anysock__free(ctx);
         return -ENOMEM;
     }
-    strcpy(ctx->hosts_path, hosts);
+    memcpy(ctx->hosts_path, hosts, hlen);
     rc = resolver_new(ctx, cfg, servers);
     if (rc < 0) {
         anysock__free(ctx->hosts_path);

@@ -21,7 +21,7 @@
 #include <idn2.h>
 #endif
 
-#define HOSTS_MAX_BYTES (64 * 1024 * 1024)
+#define HOSTS_MAX_BYTES ((off_t)64 * 1024 * 1024)
 
 int anysock__dns_status(int s)
 {
@@ -536,8 +536,8 @@ static int srv_order(anysock_ctx *ctx, struct ares_srv_reply *list,
 
     for (r = list; r != NULL; r = r->next)
         n++;
-    v = anysock__malloc((n ? n : 1) * sizeof *v);
-    res = anysock__malloc((n ? n : 1) * sizeof *res);
+    v = anysock__malloc((n ? n : 1) * sizeof(struct ares_srv_reply *));
+    res = anysock__malloc((n ? n : 1) * sizeof(struct ares_srv_reply *));
     if (v == NULL || res == NULL) {
         anysock__free(v);
         anysock__free(res);
@@ -572,7 +572,8 @@ static int srv_order(anysock_ctx *ctx, struct ares_srv_reply *list,
                 m = i + left - 1;   /* unreachable: w <= sum */
             res[k++] = v[m];
             sum -= v[m]->weight;
-            memmove(&v[m], &v[m + 1], (i + left - m - 1) * sizeof *v);
+            memmove(&v[m], &v[m + 1], (i + left - m - 1) *
+                    sizeof(struct ares_srv_reply *));
         }
         i = j;
     }

@@ -139,6 +139,7 @@ static int do_bind(anysock_ctx *ctx, const char *host, const char *service,
 
     memset(&b, 0, sizeof b);
     b.fd = -1;
+    *out = b;   /* defined even on failure: callers never read garbage */
     if (host == NULL) {
         /* Beyond 7.17: one dual-stack socket for IPv4 and IPv6. */
         memset(&addr, 0, sizeof addr);
