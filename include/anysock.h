@@ -226,15 +226,15 @@ typedef struct anysock_config {
     /* Allowed families in preference order: "ipv4,ipv6", "ipv6,ipv4",
      * "ipv4", "ipv6". NULL: $ANYSOCK_PROTOCOLS, else "ipv4,ipv6". */
     const char *protocols;
-    double dns_timeout;      /* seconds for the first try; 0: 2 */
+    double dns_timeout;      /* seconds for the first try; 0: 2; <= 3600 */
     /* 0: 3. c-ares doubles the timeout per try; every lookup also has a
      * deadline of timeout * 2^tries (16 s by default) however many servers
-     * are mute, after which the hosts file still answers. */
+     * are mute, after which the hosts file still answers. At most 10. */
     int dns_tries;
     int dns_max_inflight;    /* DNS queries outstanding at once; 0: 64 */
     /* Happy Eyeballs connection-attempt delay in seconds; 0 tries targets
      * strictly one at a time, as AnyEvent does. anysock_config_init sets
-     * the RFC 8305 default, 0.25. */
+     * the RFC 8305 default, 0.25. At most 3600. */
     double connect_delay;
     unsigned server_flags;   /* ANYSOCK_SERVER_* */
 } anysock_config;
@@ -244,8 +244,9 @@ ANYSOCK_EXTERN void anysock_config_init(anysock_config *cfg);
 
 /* Create a context on `loop`; cfg NULL means anysock_config_init's
  * defaults. Environment variables are read here: a malformed one is
- * ANYSOCK_EENVDNS / EENVHOSTS / EENVPROTO. Returns 0 and sets *out, or an
- * error and leaves *out untouched. */
+ * ANYSOCK_EENVDNS / EENVHOSTS / EENVPROTO; a value out of range (negative,
+ * NaN, infinite, above its bound) ANYSOCK_ECONFIG. Returns 0 and sets
+ * *out, or an error and leaves *out untouched. */
 ANYSOCK_EXTERN int anysock_ctx_new(struct ev_loop *loop,
                                    const anysock_config *cfg,
                                    anysock_ctx **out);
@@ -280,8 +281,11 @@ typedef void (*anysock_resolve_cb)(void *data, int status,
  * absolute path. proto: "tcp" (NULL), "udp" or "sctp". family: 0 any, 4 or
  * 6. socktype: 0 means SOCK_DGRAM for udp, else SOCK_STREAM.
  * Returns 0 and calls `cb` exactly once later (unless cancelled), or returns
- * an error (ANYSOCK_ESERVICE, ANYSOCK_EPROTOCOL, -EINVAL, -ENOMEM) and never
- * calls it. guard may be NULL: the operation then frees itself. */
+ * an error (ANYSOCK_ESERVICE, ANYSOCK_EPROTOCOL, -EINVAL, -ENAMETOOLONG for
+ * a unix path longer than sun_path, -ENOMEM) and never calls it. A name
+ * DNS cannot carry (over 253 characters, a label over 63 or empty) is
+ * -EINVAL here, before any query. guard may be NULL: the operation then
+ * frees itself. */
 ANYSOCK_EXTERN int anysock_resolve_sockaddr(anysock_ctx *ctx,
                                             const char *node,
                                             const char *service,

@@ -21,6 +21,7 @@
 #define DEFAULT_TIMEOUT 2.0
 #define DEFAULT_TRIES 3
 #define DEFAULT_INFLIGHT 64
+#define MAX_TRIES 10
 
 typedef struct sockw sockw;
 struct sockw {
@@ -384,6 +385,8 @@ static int resolver_new(anysock_ctx *ctx, const anysock_config *cfg,
     /* c-ares doubles the timeout each round: timeout * (2^tries - 1) per
      * server; our own per-lookup deadline (resolver.c) bounds the total. */
     o.timeout = (int)(timeout * 1000 + 0.999);   /* no libm needed */
+    if (o.timeout < 1)
+        o.timeout = 1;   /* 0 ms would time every try out at once */
     o.tries = tries;
     o.ndots = 1;
     /* NOCHECKRESP: c-ares 1.18 would otherwise turn SERVFAIL and REFUSED
@@ -409,7 +412,7 @@ static int resolver_new(anysock_ctx *ctx, const anysock_config *cfg,
     /* the lookup deadline: one server's full retry schedule plus one
      * first-try timeout, so a mute first server still leaves the second
      * its turn; 2 s, 3 tries: 16 s */
-    ctx->dns_deadline = timeout * ((1 << (tries > 10 ? 10 : tries)) - 1) +
+    ctx->dns_deadline = timeout * ((1 << tries) - 1) +
                         timeout;
     return 0;
 }
@@ -453,11 +456,14 @@ int anysock_ctx_new(struct ev_loop *loop, const anysock_config *cfg,
         anysock_config_init(&defaults);
         cfg = &defaults;
     }
-    if (cfg->dns_timeout < 0 || cfg->dns_tries < 0 ||
-        cfg->dns_max_inflight < 0 || cfg->connect_delay < 0 ||
-        cfg->dns_timeout != cfg->dns_timeout ||   /* NaN */
-        cfg->connect_delay != cfg->connect_delay ||
-        cfg->dns_timeout > 3600)
+    /* NaN fails every comparison: each bound is written so that NaN is
+     * rejected. More than MAX_TRIES tries cannot matter (the lookup
+     * deadline stops at 2^10 first-try timeouts) and would overflow
+     * c-ares's int milliseconds when it doubles an hour-long timeout. */
+    if (!(cfg->dns_timeout >= 0 && cfg->dns_timeout <= 3600) ||
+        !(cfg->connect_delay >= 0 && cfg->connect_delay <= 3600) ||
+        cfg->dns_tries < 0 || cfg->dns_tries > MAX_TRIES ||
+        cfg->dns_max_inflight < 0)
         return ANYSOCK_ECONFIG;
 
     protos = env_or(cfg->protocols, "ANYSOCK_PROTOCOLS", &penv);

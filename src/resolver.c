@@ -55,6 +55,31 @@ int anysock__dns_status(int s)
     }
 }
 
+/* RFC 1035 limits, checked before anything is queried: at most 253
+ * characters (255 octets on the wire) besides one trailing dot, labels of
+ * 1 to 63. c-ares refuses such names too, but only from inside the query
+ * call, as a bare EBADNAME after the lookup has started. */
+static bool dns_name_ok(const char *name)
+{
+    size_t n = strlen(name), label = 0;
+
+    if (n > 0 && name[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] != '.') {
+            if (++label > 63)
+                return false;
+        } else if (label == 0) {
+            return false;   /* an empty label */
+        } else {
+            label = 0;
+        }
+    }
+    return true;
+}
+
 /* ---- hosts file: parsed like 7.17's _parse_hosts, cached by mtime ------- */
 
 struct hent {
@@ -196,6 +221,12 @@ static struct anysock__hosts *hosts_get(anysock_ctx *ctx)
     anysock__close(fd);
     fd = -1;
     nh->text[got] = '\0';
+    /* a NUL byte must not end the text early: 0xff, which no looked-up
+     * name holds (IDNA makes names ASCII), keeps later lines and, as in
+     * 7.17, makes the word it is in match nothing */
+    for (ssize_t i = 0; i < got; i++)
+        if (nh->text[i] == '\0')
+            nh->text[i] = (char)0xff;
     if (hosts_parse(nh) != 0)
         goto fail;
     nh->dev = st.st_dev;
@@ -615,9 +646,13 @@ static void srv_done(rop *o, sub *s, int status, const unsigned char *abuf,
         size_t len = strlen(ord[i]->host);
 
         /* target "." ("" from c-ares) means "no service here" */
-        if (len == 0 || strcmp(ord[i]->host, ".") == 0 ||
-            len + 2 > sizeof name)
+        if (len == 0 || strcmp(ord[i]->host, ".") == 0)
             continue;
+        /* a target no query can carry: the reply was malformed */
+        if (len + 2 > sizeof name || !dns_name_ok(ord[i]->host)) {
+            set_err(o, ANYSOCK_EBADRESP);
+            continue;
+        }
         /* 7.17 queries "target." and so never finds it in the hosts
          * file under its plain name; keep that */
         snprintf(name, sizeof name, "%s%s", ord[i]->host,
@@ -983,6 +1018,8 @@ int anysock_resolve_sockaddr(anysock_ctx *ctx, const char *node,
             return start_fail(o, -ENOMEM);
         goto immediate;
     }
+    if (!dns_name_ok(o->node))
+        return start_fail(o, -EINVAL);
     o->pending++;   /* hold completion until every query is submitted */
     if (srvname != NULL) {
         size_t need = strlen(srvname) + strlen(proto) + strlen(o->node) + 5;
@@ -1038,6 +1075,8 @@ int anysock_inet_aton(anysock_ctx *ctx, const char *name,
         if (rc == 0)
             rc = add_ent(o, AF_INET6, 2, 0, l6);
         o->nosort = true;
+    } else if (!dns_name_ok(name)) {
+        rc = -EINVAL;
     } else {
         o->pending++;
         rc = submit_addr(o, name, 0, 0);

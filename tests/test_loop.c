@@ -7,6 +7,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +196,53 @@ static void test_bad_config_values_are_econfig(void **state)
     assert_int_equal(anysock_ctx_new(NULL, &cfg, &ctx), -EINVAL);
 }
 
+static void test_absurd_config_values_are_econfig(void **state)
+{
+    static const double bad_time[] = {-1, -1e-9, NAN, -NAN, INFINITY,
+                                      -INFINITY, 3600.001, 1e300, DBL_MAX};
+    static const int bad_tries[] = {INT_MIN, -1, 11, 1000, INT_MAX};
+    anysock_config cfg;
+    anysock_ctx *ctx = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_time / sizeof *bad_time; i++) {
+        anysock_config_init(&cfg);
+        cfg.dns_servers = "127.0.0.1:9";
+        cfg.dns_timeout = bad_time[i];
+        assert_int_equal(anysock_ctx_new(loop, &cfg, &ctx), ANYSOCK_ECONFIG);
+        anysock_config_init(&cfg);
+        cfg.dns_servers = "127.0.0.1:9";
+        cfg.connect_delay = bad_time[i];
+        assert_int_equal(anysock_ctx_new(loop, &cfg, &ctx), ANYSOCK_ECONFIG);
+    }
+    for (size_t i = 0; i < sizeof bad_tries / sizeof *bad_tries; i++) {
+        anysock_config_init(&cfg);
+        cfg.dns_servers = "127.0.0.1:9";
+        cfg.dns_tries = bad_tries[i];
+        assert_int_equal(anysock_ctx_new(loop, &cfg, &ctx), ANYSOCK_ECONFIG);
+    }
+    anysock_config_init(&cfg);
+    cfg.dns_max_inflight = INT_MIN;
+    assert_int_equal(anysock_ctx_new(loop, &cfg, &ctx), ANYSOCK_ECONFIG);
+    assert_null(ctx);
+    assert_string_equal(anysock_strerror(ANYSOCK_ECONFIG),
+                        "invalid configuration");
+    /* the bounds themselves are fine, and a finite deadline comes out */
+    anysock_config_init(&cfg);
+    cfg.dns_servers = "127.0.0.1:9";
+    cfg.dns_timeout = 3600;
+    cfg.dns_tries = 10;
+    cfg.connect_delay = 3600;
+    assert_int_equal(anysock_ctx_new(loop, &cfg, &ctx), 0);
+    assert_true(ctx->dns_deadline == 3600.0 * 1024);
+    anysock_ctx_free(ctx);
+    /* a timeout far below a millisecond still times out (not at 0 ms) */
+    cfg.dns_timeout = 1e-9;
+    cfg.dns_tries = 1;
+    assert_int_equal(anysock_ctx_new(loop, &cfg, &ctx), 0);
+    anysock_ctx_free(ctx);
+}
+
 static void test_lookup_deadline_follows_timeout_and_tries(void **state)
 {
     anysock_config cfg;
@@ -241,6 +291,7 @@ int main(void)
         T(test_malformed_dns_servers_env_is_eenvdns),
         T(test_hosts_env_must_not_be_a_directory),
         T(test_bad_config_values_are_econfig),
+        T(test_absurd_config_values_are_econfig),
         T(test_lookup_deadline_follows_timeout_and_tries),
         T(test_dns_status_mapping),
     };

@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1160,6 +1162,366 @@ static void test_answer_after_cancel_is_ignored(void **state)
     assert_int_equal(r.calls, 0);
 }
 
+/* ---- faults: server down, hosts file missing, unreadable, garbage ------- */
+
+/* A UDP port on 127.0.0.1 with nothing bound to it (a moment ago). */
+static uint16_t closed_port(void)
+{
+    uint16_t port;
+    int fd = mute_socket(&port);
+
+    close(fd);
+    return port;
+}
+
+static void test_server_down_is_refused_within_bound(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024], servers[64];
+    anysock_config cfg;
+
+    snprintf(servers, sizeof servers, "127.0.0.1:%u", closed_port());
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = t->hosts;
+    cfg.dns_timeout = 0.25;
+    cfg.dns_tries = 2;
+    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    assert_true(t->ctx->dns_deadline == 1.0);
+    /* ICMP port unreachable makes the socket's recv fail: c-ares 1.18
+     * drops that connection and retries at once, so a try ends within
+     * microseconds and the query with its initial error, ECONNREFUSED.
+     * But Linux rate-limits those ICMP messages (icmp_ratelimit: about
+     * one a second per peer after a burst of six; other tests here send
+     * to 127.0.0.1:9), and a try whose ICMP was dropped waits for its
+     * timeout like a mute server's: then ECONNREFUSED or ETIMEDOUT, and
+     * never later than the lookup deadline (1 s here). */
+    for (int i = 0; i < 3; i++) {
+        int fam = i == 1 ? 0 : 4;
+        double t0 = mono(), el;
+
+        assert_string_equal(RESOLVE("down.example", "80", NULL, fam, 0), "");
+        el = mono() - t0;
+        print_message("server down: family %d %s after %.4f s\n", fam,
+                      anysock_err_name(r.status), el);
+        assert_true(r.status == -ECONNREFUSED || r.status == -ETIMEDOUT);
+        assert_true(el < 1.5);
+        assert_string_not_equal(anysock_strerror(r.status), "unknown error");
+    }
+}
+
+static void test_hosts_file_missing_dns_still_answers(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024];
+
+    assert_int_equal(unlink(t->hosts), 0);
+    ctx_fake(t, 0.5, 2);
+    assert_string_equal(RESOLVE("ok.example", "80", NULL, 4, 0),
+                        "inet 127.0.0.60 80");
+    /* NXDOMAIN and no file to fall back on */
+    assert_string_equal(RESOLVE("nx.hostsonly", "80", NULL, 0, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    /* the file appearing later is noticed */
+    write_hosts(t, "127.0.0.90 nx.hostsonly\n");
+    assert_string_equal(RESOLVE("nx.hostsonly", "80", NULL, 4, 0),
+                        "inet 127.0.0.90 80");
+}
+
+/* In a child that is not root (as root, permissions do not apply): a 0600
+ * root-owned hosts file cannot be opened, DNS still answers and the name
+ * only that file holds is not found. Exit codes name the failed step. */
+static int unreadable_child(uint16_t port, const char *hosts)
+{
+    struct ev_loop *loop;
+    anysock_config cfg;
+    anysock_ctx *ctx = NULL;
+    char servers[64], buf[256];
+    struct rec r;
+    int fd;
+
+    if (getuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+                          setuid(65534) != 0))
+        return 10;
+    fd = open(hosts, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 || errno != EACCES)
+        return 11;   /* the set-up would prove nothing */
+    loop = ev_loop_new(EVFLAG_AUTO);
+    snprintf(servers, sizeof servers, "127.0.0.1:%u", port);
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = hosts;
+    cfg.dns_timeout = 0.5;
+    cfg.dns_tries = 2;
+    if (loop == NULL || anysock_ctx_new(loop, &cfg, &ctx) != 0)
+        return 12;
+    memset(&r, 0, sizeof r);
+    if (anysock_resolve_sockaddr(ctx, "nx.unreadable", "80", NULL, 0, 0,
+                                 rec_resolve_cb, &r, NULL) != 0)
+        return 13;
+    r.returned = true;
+    if (!run_until(loop, &r.calls, 1, 10) || r.early || r.status != -ENXIO)
+        return 14;
+    memset(&r, 0, sizeof r);
+    if (anysock_resolve_sockaddr(ctx, "ok.example", "80", NULL, 4, 0,
+                                 rec_resolve_cb, &r, NULL) != 0)
+        return 15;
+    r.returned = true;
+    if (!run_until(loop, &r.calls, 1, 10) || r.status != 0 ||
+        strcmp(rec_str(&r, buf, sizeof buf), "inet 127.0.0.60 80") != 0)
+        return 16;
+    anysock_ctx_free(ctx);
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+static void test_hosts_file_unreadable_dns_still_answers(void **state)
+{
+    struct t *t = *state;
+    pid_t pid;
+    int st;
+
+    write_hosts(t, "127.0.0.91 nx.unreadable\n");
+    if (getuid() == 0)
+        assert_int_equal(chown(t->hosts, 0, 0), 0);
+    /* not root: mode 0 keeps the owner out too */
+    assert_int_equal(chmod(t->hosts, getuid() == 0 ? 0600 : 0), 0);
+    ctx_fake(t, 0.5, 2);   /* the responder thread answers the child too */
+    /* the same file, readable: the name is found (the test's control) */
+    {
+        struct rec r;
+        char buf[1024];
+
+        if (getuid() == 0)
+            assert_string_equal(RESOLVE("nx.unreadable", "80", NULL, 4, 0),
+                                "inet 127.0.0.91 80");
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(unreadable_child(t->fakeport, t->hosts));
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    print_message("unreadable hosts child: exit %d\n", WEXITSTATUS(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_hosts_file_garbage_keeps_valid_lines(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024], big[300];
+    FILE *f = fopen(t->hosts, "w");
+    static const char binary[] = "\x01\x02\xff\xfe\x80 \x7f\t\x1b[0m\n";
+    static const char nul[] = "127.0.0.93 nx.a\0b nx.nul\n";
+
+    assert_non_null(f);
+    fwrite(binary, 1, sizeof binary - 1, f);
+    fputs("127.0.0.92 nx.before\n", f);
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fputs("\0\0\0\n", f);
+    /* a 1 MiB line: an address and one enormous name */
+    fputs("127.0.0.94 ", f);
+    for (int i = 0; i < 1024 * 1024; i++)
+        fputc('y', f);
+    fputs("\n999.1.1.1 nx.bad\n1.2.3.4.5 nx.bad\n::g nx.bad\n"
+          "127.0.0.1.nx.bad\n127.0.0.98\tnx.bad\x01 \n", f);
+    memset(big, 'a', sizeof big);
+    fprintf(f, "127.0.0.95 nx.%.*s\n", (int)sizeof big, big);
+    fputs("127.0.0.96 nx.after", f);   /* no newline at the end */
+    assert_int_equal(fclose(f), 0);
+
+    ctx_fake(t, 0.5, 2);
+    assert_string_equal(RESOLVE("nx.before", "80", NULL, 4, 0),
+                        "inet 127.0.0.92 80");
+    /* the NUL ends neither the file nor its line; the word holding it
+     * matches nothing, as in 7.17 */
+    assert_string_equal(RESOLVE("nx.nul", "80", NULL, 4, 0),
+                        "inet 127.0.0.93 80");
+    assert_string_equal(RESOLVE("nx.a", "80", NULL, 4, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    assert_string_equal(RESOLVE("nx.after", "80", NULL, 4, 0),
+                        "inet 127.0.0.96 80");
+    assert_string_equal(RESOLVE("nx.bad", "80", NULL, 4, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    assert_string_equal(RESOLVE("nx.bad\x01", "80", NULL, 4, 0),
+                        "inet 127.0.0.98 80");
+    /* DNS still answers */
+    assert_string_equal(RESOLVE("ok.example", "80", NULL, 4, 0),
+                        "inet 127.0.0.60 80");
+}
+
+/* ---- input limits -------------------------------------------------------- */
+
+static void name_of(char *out, size_t total, size_t label)
+{
+    /* "nx." then labels of `label` bytes up to `total` characters */
+    size_t n = 3, l = 0;
+
+    memcpy(out, "nx.", 3);
+    while (n < total) {
+        if (l == label && n + 1 < total) {
+            out[n++] = '.';
+            l = 0;
+        } else {
+            out[n++] = (char)('a' + l % 26);
+            l++;
+        }
+    }
+    out[n] = '\0';
+}
+
+static void connect_never_cb(void *data, int status, int fd,
+                             const char *host, unsigned port)
+{
+    (void)status;
+    (void)fd;
+    (void)host;
+    (void)port;
+    ++*(int *)data;
+}
+
+static void test_overlong_names_rejected_before_any_query(void **state)
+{
+    struct t *t = *state;
+    struct rec r = {0};
+    char n[400], last[300], buf[1024];
+    int calls = 0;
+    anysock_guard *g = NULL;
+    static const size_t bad[][2] = {
+        {254, 63}, {300, 63}, {399, 50}, {70, 64}, {100, 80}};
+
+    ctx_fake(t, 0.5, 2);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        name_of(n, bad[i][0], bad[i][1]);
+        assert_int_equal(anysock_resolve_sockaddr(t->ctx, n, "80", NULL, 0,
+                                                  0, rec_resolve_cb, &r, &g),
+                         -EINVAL);
+        assert_int_equal(anysock_resolve_sockaddr(t->ctx, n, "x=80", NULL,
+                                                  0, 0, rec_resolve_cb, &r,
+                                                  &g), -EINVAL);
+        assert_int_equal(anysock_inet_aton(t->ctx, n, rec_aton_cb, &r, &g),
+                         -EINVAL);
+        assert_int_equal(anysock_tcp_connect(t->ctx, n, "80",
+                                             connect_never_cb, NULL, &calls,
+                                             &g), -EINVAL);
+    }
+    /* empty labels */
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "nx..example", "80",
+                                              NULL, 0, 0, rec_resolve_cb, &r,
+                                              &g), -EINVAL);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, ".", "80", NULL, 0, 0,
+                                              rec_resolve_cb, &r, &g),
+                     -EINVAL);
+    assert_null(g);
+    assert_true(loop_drains(t->loop, 2));
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(calls, 0);
+    assert_int_equal(fakedns_udp_queries(t->fake) +
+                         fakedns_tcp_queries(t->fake), 0);
+    /* the largest legal name goes out whole: 253 characters, labels of
+     * 63, with and without the trailing dot */
+    name_of(n, 253, 63);
+    assert_string_equal(RESOLVE(n, "80", NULL, 4, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    fakedns_last_qname(t->fake, last, sizeof last);
+    assert_int_equal(strlen(last), 254);
+    assert_memory_equal(last, n, 253);
+    strcat(n, ".");
+    assert_string_equal(RESOLVE(n, "80", NULL, 4, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    assert_int_equal(fakedns_udp_queries(t->fake), 2);
+}
+
+static void test_nul_inside_name_or_service_ends_it(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024], last[300];
+    static const char node[] = "nx.cut\0evil.example";
+    static const char svc[] = "81\0" "99999";
+    static const char ip[] = "127.0.0.1\0junk";
+
+    ctx_fake(t, 0.5, 2);
+    /* C strings: what follows a NUL is never seen, never sent */
+    assert_string_equal(RESOLVE(node, "80", NULL, 4, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    fakedns_last_qname(t->fake, last, sizeof last);
+    assert_string_equal(last, "nx.cut.");
+    assert_string_equal(RESOLVE("127.0.0.1", svc, NULL, 0, 0),
+                        "inet 127.0.0.1 81");
+    /* the length-taking address layer does see it: not an address */
+    {
+        anysock_addr a;
+        uint8_t b[16];
+
+        assert_int_equal(anysock_parse_address(ip, sizeof ip - 1, &a),
+                         -EINVAL);
+        assert_int_equal(anysock_parse_ipv4(ip, 10, b), -EINVAL);
+        assert_int_equal(anysock_parse_ipv6("::1\0", 4, b), -EINVAL);
+    }
+}
+
+static void test_service_numbers_out_of_range_fail_at_once(void **state)
+{
+    struct t *t = *state;
+    struct rec r = {0};
+    static const char *bad[] = {
+        "65536", "99999", "99999999999", "-1", "+80", " 80", "80 ", "0x50",
+        "184467440737095516160", "x=65536", "x=99999999999",
+        "x=-1", "=80", ""};
+
+    ctx_fake(t, 0.5, 2);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(anysock_resolve_sockaddr(t->ctx, "nx.svc", bad[i],
+                                                  NULL, 0, 0, rec_resolve_cb,
+                                                  &r, NULL),
+                         ANYSOCK_ESERVICE);
+    assert_true(loop_drains(t->loop, 2));
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(fakedns_udp_queries(t->fake), 0);
+    {
+        char buf[1024];
+
+        assert_string_equal(RESOLVE("127.0.0.1", "65535", NULL, 0, 0),
+                            "inet 127.0.0.1 65535");
+    }
+}
+
+static void test_unix_path_longer_than_sun_path(void **state)
+{
+    struct t *t = *state;
+    struct rec r = {0};
+    char path[200], buf[1024];
+    int calls = 0;
+    anysock_guard *g = NULL;
+    size_t max = sizeof ((struct sockaddr_un *)0)->sun_path - 1;
+
+    ctx_nodns(t, NULL);
+    memset(path, 'p', sizeof path);
+    path[0] = '/';
+    path[max + 1] = '\0';   /* one byte too many */
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "unix/", path, NULL, 0,
+                                              0, rec_resolve_cb, &r, &g),
+                     -ENAMETOOLONG);
+    assert_int_equal(anysock_tcp_connect(t->ctx, "unix/", path,
+                                         connect_never_cb, NULL, &calls, &g),
+                     -ENAMETOOLONG);
+    path[sizeof path - 1] = '\0';
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "unix/", path, NULL, 0,
+                                              0, rec_resolve_cb, &r, &g),
+                     -ENAMETOOLONG);
+    assert_null(g);
+    assert_true(loop_drains(t->loop, 2));
+    assert_int_equal(r.calls + calls, 0);
+    /* exactly sun_path less its NUL fits */
+    path[max] = '\0';
+    assert_int_equal(strlen(RESOLVE("unix/", path, NULL, 0, 0)),
+                     strlen("unix ") + max);
+}
+
 /* ---- threads ------------------------------------------------------------- */
 
 struct thr {
@@ -1281,6 +1643,14 @@ int main(void)
         T(test_truncated_udp_answer_retried_over_tcp),
         T(test_malformed_reply_is_ebadresp),
         T(test_answer_after_cancel_is_ignored),
+        T(test_server_down_is_refused_within_bound),
+        T(test_hosts_file_missing_dns_still_answers),
+        T(test_hosts_file_unreadable_dns_still_answers),
+        T(test_hosts_file_garbage_keeps_valid_lines),
+        T(test_overlong_names_rejected_before_any_query),
+        T(test_nul_inside_name_or_service_ends_it),
+        T(test_service_numbers_out_of_range_fail_at_once),
+        T(test_unix_path_longer_than_sun_path),
         T(test_two_threads_two_loops),
     };
 
