@@ -18,6 +18,12 @@
  * instead of spinning on a readable socket it cannot accept from. */
 #define EMFILE_PAUSE 0.1
 
+/* "Connection lost" errors in a row, in one wake-up, after which the
+ * listener pauses too: an LSM denies accept() before the queue is looked
+ * at (security_socket_accept), so the error repeats for ever while the
+ * socket stays readable and the loop would never get control back. */
+#define LOST_RUN_MAX 16
+
 /* The bound socket before it is handed to the op or the caller. */
 typedef struct bound {
     int fd;
@@ -295,7 +301,7 @@ static void server_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     anysock_sockaddr peer;
     char host[ANYSOCK_ADDRESS_STRLEN];
     unsigned port;
-    int cfd;
+    int cfd, lost = 0;
 
     (void)revents;
     s->busy++;
@@ -303,6 +309,7 @@ static void server_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         peer.len = sizeof peer.u;
         cfd = anysock__accept(s->fd, &peer.u.sa, &peer.len);
         if (cfd >= 0) {
+            lost = 0;
             describe(&peer.u.sa, peer.len, host, &port);
             s->accept_cb(s->data, 0, cfd, host, port);
             continue;
@@ -324,6 +331,11 @@ static void server_io_cb(struct ev_loop *loop, ev_io *w, int revents)
             break;
         }
         /* one lost connection (aborted, firewalled): go on */
+        if (++lost >= LOST_RUN_MAX) {
+            pause_accepting(s, loop);
+            s->accept_cb(s->data, cfd, -1, NULL, 0);
+            break;
+        }
         s->accept_cb(s->data, cfd, -1, NULL, 0);
     }
     if (--s->busy == 0 && s->cancelled)
