@@ -644,9 +644,9 @@ static void test_soak(void **state)
 
     snprintf(s->dir, sizeof s->dir, "/tmp/anysock-soak-XXXXXX");
     assert_non_null(mkdtemp(s->dir));
-    snprintf(s->live_path, sizeof s->live_path, "%s/live.sock", s->dir);
-    snprintf(s->dead_path, sizeof s->dead_path, "%s/dead.sock", s->dir);
-    snprintf(s->missing_path, sizeof s->missing_path, "%s/missing.sock",
+    snprintf(s->live_path, sizeof s->live_path, "%.40s/live.sock", s->dir);
+    snprintf(s->dead_path, sizeof s->dead_path, "%.40s/dead.sock", s->dir);
+    snprintf(s->missing_path, sizeof s->missing_path, "%.40s/missing.sock",
              s->dir);
     start_server(s, V4, NULL);
     if (s->have_v6)
