@@ -78,6 +78,8 @@ typedef struct rec {
     unsigned long id;
     int state, fam, action, gmode, expect;
     bool dead, prepare;
+    bool in_call;          /* inside anysock_tcp_connect */
+    int nprep;             /* prepare_cb calls */
     int outcome;           /* -1 until the cycle has one */
     double prep_timeout, delay;
     size_t nsend, nrecv;
@@ -115,6 +117,7 @@ struct soak {
     unsigned long target, started, finished;
     int inflight;
     unsigned long per_fam[NFAM], out[NOUT][NFAM];
+    unsigned long by_action[4][NOUT];
     unsigned long prepares, rejected, sessions, accept_errors;
     unsigned long exch_started, exch_echoed, exch_closed;
 };
@@ -209,6 +212,7 @@ static void set_outcome(rec *r, int o)
         fail_cycle(r, "a second outcome");
     r->outcome = o;
     r->s->out[o][r->fam]++;
+    r->s->by_action[r->action][o]++;
 }
 
 static void end_cycle(rec *r)
@@ -288,6 +292,9 @@ static double on_prepare(void *data, int fd)
 
     if (r->state != R_CONNECTING)
         fail_cycle(r, "prepare_cb after the cycle ended (after cancel?)");
+    if (r->in_call)
+        fail_cycle(r, "prepare_cb before tcp_connect returned");
+    r->nprep++;
     if (!nt_fd_flags_ok(fd))
         fail_cycle(r, "prepare_cb fd not O_NONBLOCK|O_CLOEXEC");
     r->s->prepares++;
@@ -305,6 +312,11 @@ static void on_connect(void *data, int status, int fd, const char *host,
     if (r->state != R_CONNECTING)
         fail_cycle(r, "connect_cb after the cycle ended (after cancel, or "
                       "twice)");
+    if (r->in_call)
+        fail_cycle(r, "connect_cb before tcp_connect returned");
+    /* one target: one attempt, so prepare_cb ran once if it was given */
+    if (r->nprep != (r->prepare ? 1 : 0))
+        fail_cycle(r, "prepare_cb not called exactly once");
     if (r->action == A_CANCEL_TIMER)
         ev_timer_stop(s->loop, &r->timer);   /* too late to cancel */
     if (r->dead) {
@@ -391,9 +403,11 @@ static void start_cycle(soak *s)
     s->started++;
     s->inflight++;
     s->per_fam[r->fam]++;
+    r->in_call = true;
     rc = anysock_tcp_connect(s->ctx, fam_host[r->fam], svc, on_connect,
                              r->prepare ? on_prepare : NULL, r,
                              r->gmode == G_NONE ? NULL : &r->guard);
+    r->in_call = false;
     if (rc != 0)
         fail_cycle(r, anysock_strerror(rc));
     if (r->action == A_CANCEL_NOW)
@@ -604,6 +618,12 @@ static void check_accounting(const soak *s)
     assert_int_equal(s->exch_echoed + s->exch_closed, s->exch_started);
     assert_true(s->exch_closed <= s->rejected);
     assert_int_equal(s->accept_errors, 0);
+    /* cancels that cannot lose the race always cancel; nothing else does */
+    assert_int_equal(s->by_action[A_CANCEL_NOW][OK] +
+                     s->by_action[A_CANCEL_NOW][REFUSED], 0);
+    assert_int_equal(s->by_action[A_CANCEL_PREPARE][OK] +
+                     s->by_action[A_CANCEL_PREPARE][REFUSED], 0);
+    assert_int_equal(s->by_action[A_RUN][CANCELLED], 0);
     assert_int_equal(s->nsess_open, 0);
 }
 
@@ -718,17 +738,26 @@ static void test_soak(void **state)
                   rss_after, heap_before, heap_after, t0);
     print_message("SOAK detail: accepted=%lu/%lu/%lu rejected=%lu "
                   "echoed=%lu echo_rejected=%lu prepares=%lu "
+                  "cancel_now=%lu cancel_prepare=%lu cancel_timer=%lu/%lu "
                   "fds_setup=%d fds_warm=%d fds_end=%d seed=%" PRIu64 "\n",
                   s->srv[V4].accepted, s->srv[V6].accepted,
                   s->srv[UNX].accepted, s->rejected, s->exch_echoed,
-                  s->exch_closed, s->prepares, fds_setup, fds_warm, fds_end,
-                  s->seed);
+                  s->exch_closed, s->prepares,
+                  s->by_action[A_CANCEL_NOW][CANCELLED],
+                  s->by_action[A_CANCEL_PREPARE][CANCELLED],
+                  s->by_action[A_CANCEL_TIMER][CANCELLED],
+                  s->by_action[A_CANCEL_TIMER][OK] +
+                      s->by_action[A_CANCEL_TIMER][REFUSED] +
+                      s->by_action[A_CANCEL_TIMER][CANCELLED],
+                  fds_setup, fds_warm, fds_end, s->seed);
 
     check_accounting(s);
     assert_int_equal(ok + refused + cancelled, cycles);
     /* every kind of cycle really happened */
     assert_true(cycles < 1000 || (ok > 0 && refused > 0 && cancelled > 0 &&
-                                  s->rejected > 0 && s->exch_echoed > 0));
+                                  s->rejected > 0 && s->exch_echoed > 0 &&
+                                  s->by_action[A_CANCEL_TIMER][CANCELLED] > 0 &&
+                                  s->by_action[A_CANCEL_TIMER][OK] > 0));
     assert_int_equal(fds_warm, fds_setup);
     assert_int_equal(fds_end, fds_setup);
     assert_int_equal(fds_after, fds_before);
