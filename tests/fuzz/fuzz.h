@@ -36,8 +36,8 @@ static inline char *fz_dup(const void *p, size_t n)
         abort();
     if (n)
         memcpy(c, p, n);
-    /* n == 0: one byte was allocated only to get a unique pointer; poison
-     * the intent by never passing a length that reaches it. */
+    /* n == 0: one byte, only for a non-NULL pointer; a read of it with
+     * length 0 is the one overread ASan cannot see here. */
     return c;
 }
 
