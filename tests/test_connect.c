@@ -39,13 +39,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* cmocka prints SKIPPED; say why as well */
-#define SKIP(why)                                                           \
-    do {                                                                    \
-        print_message("skipped: %s\n", why);                               \
-        skip();                                                             \
-    } while (0)
-
 typedef struct fx {
     struct ev_loop *loop;
     anysock_ctx *ctx;
@@ -70,27 +63,10 @@ typedef struct fx {
     int fds_mid, fds_after_cancel;
 } fx;
 
+/* never the network: only the fake DNS, then the hosts file */
 static int make_ctx(fx *f, const char *hosts, double delay)
 {
-    anysock_config cfg;
-
-    anysock_config_init(&cfg);
-    if (delay >= 0.)
-        cfg.connect_delay = delay;
-    /* never the network: only the fake DNS, then the hosts file */
-    cfg.dns_servers = dns_server;
-    cfg.dns_tries = 1;
-    cfg.dns_timeout = 0.5;
-    if (hosts != NULL) {
-        f->hosts = nt_hosts_file(hosts);
-        cfg.hosts_file = f->hosts;
-    } else {
-        cfg.hosts_file = "/dev/null";
-    }
-    if (f->ctx != NULL)
-        anysock_ctx_free(f->ctx);
-    f->ctx = NULL;
-    return anysock_ctx_new(f->loop, &cfg, &f->ctx);
+    return nt_make_ctx(f->loop, dns_server, hosts, delay, &f->ctx, &f->hosts);
 }
 
 static int setup(void **state)

@@ -22,13 +22,6 @@
 #include "harness/nettest.h"
 #include "harness/fakedns.h"
 
-/* cmocka prints SKIPPED; say why as well */
-#define SKIP(why)                                                           \
-    do {                                                                    \
-        print_message("skipped: %s\n", why);                               \
-        skip();                                                             \
-    } while (0)
-
 /* ---- accept() fault injection ------------------------------------------ */
 
 int __real_anysock__accept(int fd, struct sockaddr *sa, socklen_t *len);
@@ -189,29 +182,7 @@ typedef struct base {
 
 static int make_ctx(base *b, const char *hosts, double delay)
 {
-    anysock_config cfg;
-
-    anysock_config_init(&cfg);
-    if (delay >= 0.)
-        cfg.connect_delay = delay;
-    cfg.dns_servers = dns_server;
-    cfg.dns_tries = 1;
-    cfg.dns_timeout = 0.5;
-    if (b->hosts != NULL) {
-        unlink(b->hosts);
-        free(b->hosts);
-        b->hosts = NULL;
-    }
-    if (hosts != NULL) {
-        b->hosts = nt_hosts_file(hosts);
-        cfg.hosts_file = b->hosts;
-    } else {
-        cfg.hosts_file = "/dev/null";
-    }
-    if (b->ctx != NULL)
-        anysock_ctx_free(b->ctx);
-    b->ctx = NULL;
-    return anysock_ctx_new(b->loop, &cfg, &b->ctx);
+    return nt_make_ctx(b->loop, dns_server, hosts, delay, &b->ctx, &b->hosts);
 }
 
 static void base_init(base *b)

@@ -18,13 +18,6 @@
 #include "internal.h"
 #include "harness/nettest.h"
 
-/* cmocka prints SKIPPED; say why as well */
-#define SKIP(why)                                                           \
-    do {                                                                    \
-        print_message("skipped: %s\n", why);                               \
-        skip();                                                             \
-    } while (0)
-
 typedef struct fx {
     struct ev_loop *loop;
     anysock_ctx *ctx;

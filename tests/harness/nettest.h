@@ -19,6 +19,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* cmocka prints SKIPPED; say why as well (users include cmocka.h) */
+#define SKIP(why)                                                           \
+    do {                                                                    \
+        print_message("skipped: %s\n", why);                               \
+        skip();                                                             \
+    } while (0)
+
 /* Open fds of this process (the directory's own fd excluded). */
 static inline int nt_count_fds(void)
 {
@@ -181,6 +188,42 @@ static inline char *nt_hosts_file(const char *content)
     }
     close(fd);
     return name;
+}
+
+/* A context for the connection tests that never reaches the network: DNS
+ * only from dns_server (one try of 0.5 s), then `hosts` (the text of a
+ * fresh temporary hosts file, its path left in *hosts_path; NULL: no
+ * hosts). delay < 0 keeps the default connect_delay. An earlier *ctx and
+ * *hosts_path are freed first, so tests may call it again. */
+static inline int nt_make_ctx(struct ev_loop *loop, const char *dns_server,
+                              const char *hosts, double delay,
+                              anysock_ctx **ctx, char **hosts_path)
+{
+    anysock_config cfg;
+
+    if (*hosts_path != NULL) {
+        unlink(*hosts_path);
+        free(*hosts_path);
+        *hosts_path = NULL;
+    }
+    if (*ctx != NULL) {
+        anysock_ctx_free(*ctx);
+        *ctx = NULL;
+    }
+    anysock_config_init(&cfg);
+    if (delay >= 0.)
+        cfg.connect_delay = delay;
+    cfg.dns_servers = dns_server;
+    cfg.dns_tries = 1;
+    cfg.dns_timeout = 0.5;
+    cfg.hosts_file = "/dev/null";
+    if (hosts != NULL) {
+        *hosts_path = nt_hosts_file(hosts);
+        if (*hosts_path == NULL)
+            return -EIO;
+        cfg.hosts_file = *hosts_path;
+    }
+    return anysock_ctx_new(loop, &cfg, ctx);
 }
 
 static inline bool nt_have_ipv6(void)
