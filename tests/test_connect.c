@@ -23,13 +23,9 @@ static char dns_server[32];
 
 static int group_setup(void **state)
 {
-    uint16_t port;
-
     (void)state;
-    if (fakedns_start(&dns, &port) < 0)
-        return -1;
-    snprintf(dns_server, sizeof dns_server, "127.0.0.1:%u", port);
-    return 0;
+    return fakedns_start_server(&dns, dns_server, sizeof dns_server) < 0 ? -1
+                                                                        : 0;
 }
 
 static int group_teardown(void **state)

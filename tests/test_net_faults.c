@@ -82,7 +82,6 @@ static char dns_server[32];
 
 static int group_setup(void **state)
 {
-    uint16_t port;
     struct rlimit rl;
 
     (void)state;
@@ -92,10 +91,8 @@ static int group_setup(void **state)
         rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (fakedns_start(&dns, &port) < 0)
-        return -1;
-    snprintf(dns_server, sizeof dns_server, "127.0.0.1:%u", port);
-    return 0;
+    return fakedns_start_server(&dns, dns_server, sizeof dns_server) < 0 ? -1
+                                                                        : 0;
 }
 
 static int group_teardown(void **state)
@@ -1096,34 +1093,23 @@ static void test_server_emfile_storm_of_clients(void **state)
     static int cl[N];
     struct timespec gap = {0, 40 * 1000 * 1000};
     struct timeval tv = {3, 0};
-    int to_child[2], to_parent[2], status, fresh, n = 0, fds0;
+    int fresh, n = 0, fds0;
     int counts[128] = {0};
     unsigned port;
+    nt_child ch;
     es_stats st;
-    pid_t pid;
     char b, buf[2];
 
     (void)state;
     fds0 = nt_count_fds();
-    assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(to_parent, O_CLOEXEC), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(storm_child(to_child[0], to_parent[1]));
-    close(to_child[0]);
-    close(to_parent[1]);
-    if (read(to_parent[0], &port, sizeof port) != sizeof port) {
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        close(to_child[1]);
-        close(to_parent[0]);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 12)
+    if (nt_child_start(&ch, storm_child) < 0) {
+        if (ch.status == 12)
             SKIP("setrlimit refused (e.g. under valgrind)");
-        fail_msg("storm child failed early, exit %d",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        fail_msg("storm child failed early, exit %d", ch.status);
     }
+    port = ch.port;
     b = 'b';
-    assert_int_equal(write(to_child[1], &b, 1), 1);
+    assert_int_equal(write(ch.to_child, &b, 1), 1);
     /* about a second of clients arriving while the server is out of fds */
     for (int r = 0; r < STORM_ROUNDS; r++) {
         for (int i = 0; i < STORM_PER_ROUND; i++) {
@@ -1142,8 +1128,8 @@ static void test_server_emfile_storm_of_clients(void **state)
         nanosleep(&gap, NULL);
     }
     b = 's';
-    assert_int_equal(write(to_child[1], &b, 1), 1);
-    assert_int_equal(read(to_parent[0], &st, sizeof st), (ssize_t)sizeof st);
+    assert_int_equal(write(ch.to_child, &b, 1), 1);
+    assert_int_equal(read(ch.from_child, &st, sizeof st), (ssize_t)sizeof st);
     /* nobody is left hanging: shed (EOF or reset), or served after the
      * fds came back */
     for (int i = 0; i < n; i++) {
@@ -1161,12 +1147,8 @@ static void test_server_emfile_storm_of_clients(void **state)
     assert_memory_equal(buf, "ok", 2);
     close(fresh);
     b = 'q';
-    assert_int_equal(write(to_child[1], &b, 1), 1);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    close(to_child[1]);
-    close(to_parent[0]);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(write(ch.to_child, &b, 1), 1);
+    assert_int_equal(nt_child_end(&ch), 0);
     print_message("EMFILE storm: %d clients in %.2f s, %d EMFILE reports, "
                   "%ld accept calls (%.0f/s), cpu %.3f s; clients: %d EOF, "
                   "%d reset, %d served\n", n, st.window, st.emfile, st.calls,

@@ -631,6 +631,16 @@ static void *run(void *arg)
     }
 }
 
+int fakedns_start_server(fakedns **out, char *server, size_t len)
+{
+    uint16_t port;
+    int rc = fakedns_start(out, &port);
+
+    if (rc == 0)
+        snprintf(server, len, "127.0.0.1:%u", port);
+    return rc;
+}
+
 int fakedns_start(fakedns **out, uint16_t *port)
 {
     fakedns *f = calloc(1, sizeof *f);

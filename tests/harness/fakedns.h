@@ -23,6 +23,9 @@ typedef struct fakedns fakedns;
 
 /* Returns 0 and the port, or a negated errno. */
 int fakedns_start(fakedns **out, uint16_t *port);
+/* fakedns_start, then the responder's address as "127.0.0.1:port" in
+ * server (for anysock_config.dns_servers). */
+int fakedns_start_server(fakedns **out, char *server, size_t len);
 /* Stops the thread, closes every socket. */
 void fakedns_stop(fakedns *f);
 /* Questions received over UDP / TCP, and replies sent (all transports;

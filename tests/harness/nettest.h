@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* cmocka prints SKIPPED; say why as well (users include cmocka.h) */
@@ -188,6 +189,65 @@ static inline char *nt_hosts_file(const char *content)
     }
     close(fd);
     return name;
+}
+
+/* A forked child running fn(ctl_r, ctl_w), its return value its exit
+ * status, talking to the parent over two pipes (the parent keeps *to_child
+ * to write and *from_child to read; a dead child reads as EOF). Its first
+ * message is a port. Returns 0 with *port set, or -1 when the child died
+ * first: then it has been reaped, both pipes are closed, and *status is
+ * its exit code (-1 if it did not exit normally). */
+typedef struct nt_child {
+    pid_t pid;
+    int to_child, from_child;
+    unsigned port;
+    int status;
+} nt_child;
+
+static inline int nt_child_start(nt_child *c, int (*fn)(int, int))
+{
+    int down[2], up[2], st;
+
+    if (pipe(down) < 0)
+        return -1;
+    if (pipe(up) < 0) {
+        close(down[0]);
+        close(down[1]);
+        return -1;
+    }
+    /* no exec follows, but other tests' children must not inherit them */
+    for (int i = 0; i < 2; i++) {
+        (void)fcntl(down[i], F_SETFD, FD_CLOEXEC);
+        (void)fcntl(up[i], F_SETFD, FD_CLOEXEC);
+    }
+    c->pid = fork();
+    if (c->pid == 0)
+        _exit(fn(down[0], up[1]));
+    close(down[0]);
+    close(up[1]);
+    c->to_child = down[1];
+    c->from_child = up[0];
+    c->status = -1;
+    if (c->pid > 0 &&
+        read(c->from_child, &c->port, sizeof c->port) == sizeof c->port)
+        return 0;
+    if (c->pid > 0 && waitpid(c->pid, &st, 0) == c->pid && WIFEXITED(st))
+        c->status = WEXITSTATUS(st);
+    close(c->to_child);
+    close(c->from_child);
+    return -1;
+}
+
+/* Reap the child and close the pipes; its exit code, or -1. */
+static inline int nt_child_end(nt_child *c)
+{
+    int st, rc = -1;
+
+    if (waitpid(c->pid, &st, 0) == c->pid && WIFEXITED(st))
+        rc = WEXITSTATUS(st);
+    close(c->to_child);
+    close(c->from_child);
+    return rc;
 }
 
 /* A context for the connection tests that never reaches the network: DNS
