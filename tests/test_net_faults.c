@@ -109,15 +109,6 @@ static void run_for(struct ev_loop *loop, double secs)
     (void)nt_run_until(loop, &never, secs);
 }
 
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 static char *port_str(unsigned port, char buf[8])
 {
     snprintf(buf, 8, "%u", port);
@@ -747,11 +738,11 @@ static void run_accept_fault(const accept_fault *af)
     st.t.data = &st;
     ev_timer_start(s.b.loop, &st.t);
     calls0 = inj.calls;
-    cpu0 = cpu_seconds();
+    cpu0 = nt_cpu_seconds();
     run_for(s.b.loop, FAULT_WINDOW);
     ev_timer_stop(s.b.loop, &st.t);
     calls = inj.calls - calls0;
-    cpu = cpu_seconds() - cpu0;
+    cpu = nt_cpu_seconds() - cpu0;
     if (inj.runaway)
         fail_msg("%s: the server never returned to the loop (%ld accept "
                  "calls in one wake-up)", af->name, RUNAWAY_CALLS);
@@ -1053,11 +1044,11 @@ static int storm_child(int ctl_r, int ctl_w)
     ev_io_init(&ctl, es_ctl_cb, ctl_r, EV_READ);
     ev_io_start(e.loop, &ctl);
     calls0 = inj.calls;
-    cpu0 = cpu_seconds();
+    cpu0 = nt_cpu_seconds();
     t0 = nt_now();
     ev_run(e.loop, 0);             /* until the parent's storm is over */
     st.window = nt_now() - t0;
-    st.cpu = cpu_seconds() - cpu0;
+    st.cpu = nt_cpu_seconds() - cpu0;
     st.calls = inj.calls - calls0;
     st.emfile = e.emfile;
     st.held = e.nheld;

@@ -550,15 +550,6 @@ static void em_accept(void *data, int status, int fd, const char *host,
     ev_break(e->loop, EVBREAK_ALL);
 }
 
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 static void em_tick(struct ev_loop *loop, ev_timer *w, int r)
 {
     (void)w;
@@ -615,11 +606,11 @@ static int emfile_child(int ctl_r, int ctl_w)
     if (read(ctl_r, &b, 1) != 1 || b != 'b')
         { rc = 19; goto out; }
     ev_timer_start(e.loop, &tick);
-    cpu0 = cpu_seconds();
+    cpu0 = nt_cpu_seconds();
     ev_run(e.loop, 0);   /* one second with fds exhausted */
     if (e.emfile == 0)
         { rc = 15; goto out; }
-    if (cpu_seconds() - cpu0 > 0.3)
+    if (nt_cpu_seconds() - cpu0 > 0.3)
         { rc = 16; goto out; }   /* spinning */
     /* free the fds; the server must serve again */
     for (int i = 0; i < e.nheld; i++)

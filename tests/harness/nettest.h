@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,17 @@
         print_message("skipped: %s\n", why);                               \
         skip();                                                             \
     } while (0)
+
+/* CPU time (user + system) this process has used: bounds "does not
+ * spin" without depending on the machine's speed. */
+static inline double nt_cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
 
 /* Open fds of this process (the directory's own fd excluded). */
 static inline int nt_count_fds(void)
