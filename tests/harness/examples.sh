@@ -1,6 +1,8 @@
 #!/bin/bash
 # Run one example program against loopback servers this script starts.
 # Usage: examples.sh NAME EXAMPLES_DIR ANYSOCK_CLI
+# With ANYSOCK_EXAMPLES_VALGRIND=1 every example program runs under valgrind
+# memcheck (any error or a definite/indirect leak fails it).
 set -u
 name=$1 dir=$2 cli=$3
 tmp=$(mktemp -d /tmp/anysock-ex-XXXXXX)
@@ -13,6 +15,16 @@ cleanup() {
 trap cleanup EXIT
 export ANYSOCK_DNS_SERVERS=127.0.0.1:9   # never the network
 die() { echo "FAIL: $*" >&2; exit 1; }
+
+# ex PROGRAM ARGS...: run an example, under valgrind when asked; exec, so
+# that a background one's pid is the program's own (SIGTERM reaches it)
+ex() {
+    if [ "${ANYSOCK_EXAMPLES_VALGRIND:-0}" = 1 ]; then
+        exec valgrind -q --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect "$@"
+    fi
+    exec "$@"
+}
 
 # start NAME CMD...: run CMD with stdout on a fifo; FIRST is its first line
 start() {
@@ -27,13 +39,13 @@ start() {
 
 case $name in
 demo)
-    out=$("$dir/demo") || die "demo failed: $out"
+    out=$(ex "$dir/demo") || die "demo failed: $out"
     echo "$out"
     grep -q 'answered "HELLO FROM LIBANYSOCK"' <<< "$out" || die "no answer"
     grep -q 'resolve   localhost -> 127.0.0.1' <<< "$out" || die "resolve"
     ;;
 internet_full)
-    start srv "$dir/internet_full" 0
+    start srv ex "$dir/internet_full" 0
     set -- $FIRST
     [ "$1" = listening ] || die "first line: $FIRST"
     port=$3
@@ -56,7 +68,7 @@ http_get)
                  "you asked for: $req\n";
         close $c;'
     port=$FIRST
-    out=$("$dir/http_get" 127.0.0.1 "$port" /index.txt) || die "http_get"
+    out=$(ex "$dir/http_get" 127.0.0.1 "$port" /index.txt) || die "http_get"
     echo "$out"
     grep -q '^HTTP/1.0 200 OK' <<< "$out" || die "status line"
     grep -q '^you asked for: GET /index.txt HTTP/1.0$' <<< "$out" ||
@@ -64,9 +76,9 @@ http_get)
     ;;
 unix)
     sock=$tmp/ex.sock
-    start srv "$dir/unix_server" "$sock"
+    start srv ex "$dir/unix_server" "$sock"
     [ "$FIRST" = "listening unix/ $sock" ] || die "first line: $FIRST"
-    out=$("$dir/unix_client" "$sock" "hello over unix") || die "client"
+    out=$(ex "$dir/unix_client" "$sock" "hello over unix") || die "client"
     [ "$out" = "you said: hello over unix" ] || die "got '$out'"
     echo "ok: $out"
     kill -TERM "$SPID"; wait "$SPID" || die "exit status after SIGTERM"
