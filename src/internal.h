@@ -70,6 +70,15 @@ int anysock__dns_query(anysock_ctx *ctx, const char *name, int type,
  * c-ares and freed silently when it ends. */
 void anysock__dns_detach(anysock__dnsq *q);
 
+/* Tests only (tests/fuzz/fuzz_dns_reply.c): route the channel's sockets
+ * through c-ares's socket-function hooks, so a fuzzer can play the DNS
+ * server in-process. Call before the first query; never used by the
+ * library itself. */
+struct ares_socket_functions;
+void anysock__dns_set_socket_functions(anysock_ctx *ctx,
+                                       const struct ares_socket_functions *f,
+                                       void *data);
+
 /* resolver.c: one switch from c-ares status to ours; the hosts cache. */
 int anysock__dns_status(int ares_status);
 void anysock__hosts_free(struct anysock__hosts *h);

@@ -225,6 +225,13 @@ void anysock__dns_detach(anysock__dnsq *q)
     anysock__free(q);
 }
 
+void anysock__dns_set_socket_functions(anysock_ctx *ctx,
+                                       const struct ares_socket_functions *f,
+                                       void *data)
+{
+    ares_set_socket_functions(ctx->res->ch, f, data);
+}
+
 /* ---- configuration ------------------------------------------------------ */
 
 void anysock_config_init(anysock_config *cfg)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run the address-layer fuzzers (build them first: cmake --preset fuzz &&
+# Run the fuzzers (build them first: cmake --preset fuzz &&
 # cmake --build --preset fuzz).
 #
 #   run.sh smoke [BUILD_DIR]   each target for $ANYSOCK_FUZZ_SECONDS (30) s
@@ -16,7 +16,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 targets="parse_ipv4 parse_ipv6 parse_address parse_hostport unpack_sockaddr
-roundtrip diff_inet_pton"
+roundtrip diff_inet_pton dns_reply"
 
 one() {
     fuzzer=$1 seeds=$2 work=$3
