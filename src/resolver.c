@@ -648,8 +648,9 @@ static void srv_done(rop *o, sub *s, int status, const unsigned char *abuf,
         /* target "." ("" from c-ares) means "no service here" */
         if (len == 0 || strcmp(ord[i]->host, ".") == 0)
             continue;
-        /* a target no query can carry: the reply was malformed */
-        if (len + 2 > sizeof name || !dns_name_ok(ord[i]->host)) {
+        /* a target no query can carry (dns_name_ok also keeps it well
+         * inside name): the reply was malformed */
+        if (!dns_name_ok(ord[i]->host)) {
             set_err(o, ANYSOCK_EBADRESP);
             continue;
         }

@@ -324,14 +324,11 @@ static void server_io_cb(struct ev_loop *loop, ev_io *w, int revents)
             s->accept_cb(s->data, cfd, -1, NULL, 0);
             break;
         }
-        if (cfd != -ECONNABORTED && cfd != -EPROTO && cfd != -EPERM) {
-            /* ENOBUFS, ENOMEM, ...: the listener itself is in trouble */
-            pause_accepting(s, loop);
-            s->accept_cb(s->data, cfd, -1, NULL, 0);
-            break;
-        }
-        /* one lost connection (aborted, firewalled): go on */
-        if (++lost >= LOST_RUN_MAX) {
+        /* ENOBUFS, ENOMEM, ...: the listener itself is in trouble; one
+         * lost connection (aborted, firewalled): go on, unless they keep
+         * coming (LOST_RUN_MAX) */
+        if ((cfd != -ECONNABORTED && cfd != -EPROTO && cfd != -EPERM) ||
+            ++lost >= LOST_RUN_MAX) {
             pause_accepting(s, loop);
             s->accept_cb(s->data, cfd, -1, NULL, 0);
             break;

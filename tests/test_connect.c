@@ -14,26 +14,7 @@
 
 #include "internal.h"
 #include "harness/nettest.h"
-#include "harness/fakedns.h"
-
-/* Names come from hosts files, which 7.17 reads only after DNS found
- * nothing: a local fake DNS answers NXDOMAIN at once for "nx.*" names. */
-static fakedns *dns;
-static char dns_server[32];
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return fakedns_start_server(&dns, dns_server, sizeof dns_server) < 0 ? -1
-                                                                        : 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fakedns_stop(dns);
-    return 0;
-}
+#include "harness/fakedns_group.h"
 
 typedef struct fx {
     struct ev_loop *loop;
@@ -636,5 +617,6 @@ int main(void)
         T(test_tcp_nodelay_and_congestion),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, fakedns_group_setup,
+                                  fakedns_group_teardown);
 }

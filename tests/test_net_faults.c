@@ -20,7 +20,7 @@
 
 #include "internal.h"
 #include "harness/nettest.h"
-#include "harness/fakedns.h"
+#include "harness/fakedns_group.h"
 
 /* ---- accept() fault injection ------------------------------------------ */
 
@@ -75,31 +75,17 @@ static void inj_reset(void)
 
 /* ---- shared helpers ------------------------------------------------------ */
 
-/* Names come from hosts files, which 7.17 reads only after DNS found
- * nothing: a local fake DNS answers NXDOMAIN at once for "nx.*" names. */
-static fakedns *dns;
-static char dns_server[32];
-
 static int group_setup(void **state)
 {
     struct rlimit rl;
 
-    (void)state;
     /* the pending-connections test holds a few thousand client fds */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 8192 &&
         rl.rlim_max > rl.rlim_cur) {
         rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
-    return fakedns_start_server(&dns, dns_server, sizeof dns_server) < 0 ? -1
-                                                                        : 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fakedns_stop(dns);
-    return 0;
+    return fakedns_group_setup(state);
 }
 
 static void run_for(struct ev_loop *loop, double secs)
@@ -1346,5 +1332,5 @@ int main(void)
     };
 
     signal(SIGPIPE, SIG_IGN);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fakedns_group_teardown);
 }

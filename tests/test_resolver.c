@@ -81,10 +81,24 @@ static void write_hosts(struct t *t, const char *text)
     fclose(f);
 }
 
+/* t->ctx on `servers`, with t's hosts file and the given timeouts. */
+static void ctx_on(struct t *t, const char *servers, const char *protocols,
+                   double timeout, int tries)
+{
+    anysock_config cfg;
+
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = t->hosts;
+    cfg.protocols = protocols;
+    cfg.dns_timeout = timeout;
+    cfg.dns_tries = tries;
+    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+}
+
 /* A ctx on dnsmasq (skips visibly without it). */
 static void ctx_dns(struct t *t, const char *protocols)
 {
-    anysock_config cfg;
     char servers[64];
     int port = dnsmasq_port();
 
@@ -93,43 +107,24 @@ static void ctx_dns(struct t *t, const char *protocols)
         skip();
     }
     snprintf(servers, sizeof servers, "127.0.0.1:%d", port);
-    anysock_config_init(&cfg);
-    cfg.dns_servers = servers;
-    cfg.hosts_file = t->hosts;
-    cfg.protocols = protocols;
-    cfg.dns_timeout = 1;
-    cfg.dns_tries = 2;
-    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    ctx_on(t, servers, protocols, 1, 2);
 }
 
 /* A ctx on the fault responder, small timeouts. */
 static void ctx_fake(struct t *t, double timeout, int tries)
 {
-    anysock_config cfg;
     char servers[64];
 
     assert_int_equal(fakedns_start(&t->fake, &t->fakeport), 0);
     snprintf(servers, sizeof servers, "127.0.0.1:%u", t->fakeport);
-    anysock_config_init(&cfg);
-    cfg.dns_servers = servers;
-    cfg.hosts_file = t->hosts;
-    cfg.dns_timeout = timeout;
-    cfg.dns_tries = tries;
-    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    ctx_on(t, servers, NULL, timeout, tries);
 }
 
 /* A ctx whose DNS server cannot answer: proves no DNS was needed. */
 static void ctx_nodns(struct t *t, const char *protocols)
 {
-    anysock_config cfg;
-
-    anysock_config_init(&cfg);
-    cfg.dns_servers = "127.0.0.1:9";   /* discard port: nothing answers */
-    cfg.hosts_file = t->hosts;
-    cfg.protocols = protocols;
-    cfg.dns_timeout = 0.05;
-    cfg.dns_tries = 1;
-    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    /* discard port: nothing answers */
+    ctx_on(t, "127.0.0.1:9", protocols, 0.05, 1);
 }
 
 /* Start, run to the callback, check the rules, return the joined text. */
@@ -975,18 +970,12 @@ static void test_lookup_deadline_ends_two_mute_servers(void **state)
     struct t *t = *state;
     struct rec r;
     char buf[1024], servers[64];
-    anysock_config cfg;
     uint16_t p1, p2;
     int m1 = mute_socket(&p1), m2 = mute_socket(&p2);
     double t0, el;
 
     snprintf(servers, sizeof servers, "127.0.0.1:%u,127.0.0.1:%u", p1, p2);
-    anysock_config_init(&cfg);
-    cfg.dns_servers = servers;
-    cfg.hosts_file = t->hosts;
-    cfg.dns_timeout = 0.2;
-    cfg.dns_tries = 2;
-    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    ctx_on(t, servers, NULL, 0.2, 2);
     /* c-ares alone: 0.2 + 0.2 + 0.4 + 0.4 s; the deadline: 0.8 s */
     t0 = mono();
     memset(&r, 0, sizeof r);
@@ -1012,18 +1001,12 @@ static void test_deadline_in_srv_stage_leaves_answer_to_hosts(void **state)
     struct t *t = *state;
     struct rec r;
     char buf[1024], servers[64];
-    anysock_config cfg;
     uint16_t p1, p2;
     int m1 = mute_socket(&p1), m2 = mute_socket(&p2);
 
     write_hosts(t, "127.0.0.71 x.example\n");
     snprintf(servers, sizeof servers, "127.0.0.1:%u,127.0.0.1:%u", p1, p2);
-    anysock_config_init(&cfg);
-    cfg.dns_servers = servers;
-    cfg.hosts_file = t->hosts;
-    cfg.dns_timeout = 0.1;
-    cfg.dns_tries = 2;
-    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    ctx_on(t, servers, NULL, 0.1, 2);
     /* the SRV query outlives the 0.4 s deadline (c-ares: 0.6 s) */
     memset(&r, 0, sizeof r);
     assert_int_equal(anysock_resolve_sockaddr(t->ctx, "x.example", "http",
@@ -1055,7 +1038,6 @@ static void test_second_server_used_when_first_is_mute(void **state)
     struct t *t = *state;
     struct rec r;
     char buf[1024];
-    anysock_config cfg;
     char servers[128];
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t sl = sizeof sa;
@@ -1072,12 +1054,7 @@ static void test_second_server_used_when_first_is_mute(void **state)
     assert_int_equal(getsockname(mute, (struct sockaddr *)&sa, &sl), 0);
     snprintf(servers, sizeof servers, "127.0.0.1:%u,127.0.0.1:%d",
              ntohs(sa.sin_port), port);
-    anysock_config_init(&cfg);
-    cfg.dns_servers = servers;
-    cfg.hosts_file = t->hosts;
-    cfg.dns_timeout = 0.2;
-    cfg.dns_tries = 2;
-    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    ctx_on(t, servers, NULL, 0.2, 2);
     assert_string_equal(RESOLVE("a" Z, "80", NULL, 4, 0),
                         "inet 127.0.0.11 80");
     close(mute);
@@ -1179,15 +1156,9 @@ static void test_server_down_is_refused_within_bound(void **state)
     struct t *t = *state;
     struct rec r;
     char buf[1024], servers[64];
-    anysock_config cfg;
 
     snprintf(servers, sizeof servers, "127.0.0.1:%u", closed_port());
-    anysock_config_init(&cfg);
-    cfg.dns_servers = servers;
-    cfg.hosts_file = t->hosts;
-    cfg.dns_timeout = 0.25;
-    cfg.dns_tries = 2;
-    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    ctx_on(t, servers, NULL, 0.25, 2);
     assert_true(t->ctx->dns_deadline == 1.0);
     /* ICMP port unreachable makes the socket's recv fail: c-ares 1.18
      * drops that connection and retries at once, so a try ends within
