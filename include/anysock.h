@@ -65,7 +65,10 @@ ANYSOCK_EXTERN const char *anysock_version(void);
     XX(EENVHOSTS,   -3007, "malformed ANYSOCK_HOSTS")                      \
     XX(EENVPROTO,   -3008, "malformed ANYSOCK_PROTOCOLS")                  \
     XX(ECONFIG,     -3009, "invalid configuration")                        \
-    XX(ENOTSOCK,    -3010, "path exists and is not a socket")
+    XX(ENOTSOCK,    -3010, "path exists and is not a socket")              \
+    XX(EDNSTIMEOUT, -3011, "DNS servers did not answer")                   \
+    XX(EDNSCONN,    -3012, "connection to DNS server failed")              \
+    XX(ENOSERVERS,  -3013, "no DNS servers configured")
 
 enum anysock_error {
 #define ANYSOCK_XX_(name, code, msg) ANYSOCK_##name = (code),
@@ -378,6 +381,164 @@ ANYSOCK_EXTERN int anysock_tcp_nodelay(int fd, int on);
 
 /* TCP_CONGESTION (e.g. "cubic", "reno"). Returns 0 or a negated errno. */
 ANYSOCK_EXTERN int anysock_tcp_congestion(int fd, const char *name);
+
+/* ---- per-call options (one type per direction) --------------------------
+ *
+ * ABI: each options struct starts with `size`, set by its _init function
+ * to sizeof the struct the caller was compiled against. Fields are only
+ * ever appended; the library reads only the fields that fit in `size` and
+ * uses defaults for the rest, so a program built against an older header
+ * keeps working with a newer library. Always call the _init function. */
+
+/* Phases that can end an attempt (anysock_attempt.phase). */
+enum anysock_phase {
+    ANYSOCK_PHASE_RESOLVE = 1,  /* resolution gave nothing for it */
+    ANYSOCK_PHASE_SOCKET,       /* socket() or a transport option failed */
+    ANYSOCK_PHASE_PREPARE,      /* prepare_cb's timeout expired */
+    ANYSOCK_PHASE_CONNECT,      /* connect() reported an error */
+    ANYSOCK_PHASE_DEADLINE,     /* the overall deadline expired */
+    ANYSOCK_PHASE_CANCEL,       /* another attempt won, or the guard */
+    ANYSOCK_PHASE_WON
+};
+
+/* One connection attempt, for the failure report and the trace. */
+typedef struct anysock_attempt {
+    int family;                 /* AF_INET, AF_INET6, AF_UNIX */
+    anysock_addr addr;
+    uint16_t port;
+    int status;                 /* 0 (won / still running) or an error */
+    int phase;                  /* ANYSOCK_PHASE_*, 0 while running */
+    double started;             /* seconds since the call started */
+    double duration;            /* seconds it ran */
+} anysock_attempt;
+
+/* Trace events (anysock_trace_cb's `event`). */
+enum anysock_trace_event {
+    ANYSOCK_TRACE_ANSWER = 1,   /* a family answered: family, count, status */
+    ANYSOCK_TRACE_ATTEMPT_START,
+    ANYSOCK_TRACE_ATTEMPT_FAIL,
+    ANYSOCK_TRACE_ATTEMPT_WON,
+    ANYSOCK_TRACE_TRANSPORT     /* status 1: MPTCP in use, 0: plain TCP */
+};
+
+typedef struct anysock_trace {
+    int event;                  /* ANYSOCK_TRACE_* */
+    double elapsed;             /* seconds since the call started */
+    int family;                 /* ANSWER: AF_INET / AF_INET6 */
+    size_t count;               /* ANSWER: addresses in this answer */
+    int status;                 /* ANSWER / ATTEMPT_FAIL: 0 or an error */
+    const anysock_attempt *attempt; /* ATTEMPT_*: borrowed for the call */
+} anysock_trace;
+
+typedef void (*anysock_trace_cb)(void *data, const anysock_trace *ev);
+
+/* Client transport flags (anysock_connect_opts.flags). */
+#define ANYSOCK_CONNECT_MPTCP    0x1u  /* IPPROTO_MPTCP, TCP fallback */
+#define ANYSOCK_CONNECT_FASTOPEN 0x2u  /* TCP_FASTOPEN_CONNECT */
+#define ANYSOCK_CONNECT_NODELAY  0x4u  /* TCP_NODELAY at creation */
+#define ANYSOCK_CONNECT_NOSRV    0x8u  /* never ask SRV first */
+
+typedef struct anysock_connect_opts {
+    size_t size;                /* set by anysock_connect_opts_init */
+    /* timeouts, seconds; < 0 means "the default" */
+    double deadline;            /* whole call; 0 none (default) */
+    double attempt_delay;       /* RFC 8305 stagger; default ctx's */
+    double resolution_delay;    /* RFC 8305 §3; default see init */
+    int first_family_count;     /* RFC 8305 §4; 0: 1 */
+    int family;                 /* 0 any, 4, 6 */
+    const char *protocols;      /* NULL: ctx's; as anysock_config */
+    anysock_trace_cb trace;     /* NULL costs nothing */
+    void *trace_data;
+    /* transport, applied to every attempt's socket before prepare_cb */
+    unsigned flags;             /* ANYSOCK_CONNECT_* */
+    int keepalive;              /* 1 on: SO_KEEPALIVE; 0 leave as is */
+    int keepidle, keepintvl, keepcnt; /* seconds / count; 0 system's */
+    unsigned user_timeout_ms;   /* TCP_USER_TIMEOUT; 0 leave as is */
+    const char *bind_addr;      /* source "addr" or "addr:port"; NULL */
+    const char *interface;      /* SO_BINDTODEVICE name; NULL */
+} anysock_connect_opts;
+
+ANYSOCK_EXTERN void anysock_connect_opts_init(anysock_connect_opts *o);
+
+/* anysock_tcp_connect with options (NULL: the defaults, which make it
+ * exactly anysock_tcp_connect). Returns -EINVAL for an invalid option. */
+ANYSOCK_EXTERN int anysock_tcp_connect_ex(anysock_ctx *ctx, const char *host,
+                                          const char *service,
+                                          const anysock_connect_opts *opts,
+                                          anysock_connect_cb connect_cb,
+                                          anysock_prepare_cb prepare_cb,
+                                          void *data, anysock_guard **guard);
+
+/* Every attempt of a tcp_connect so far, oldest first: copies up to `max`
+ * into `out` and returns how many there were. Valid from inside the
+ * operation's connect_cb (the guard is still live there) and until the
+ * guard is cancelled. */
+ANYSOCK_EXTERN size_t anysock_connect_report(const anysock_guard *guard,
+                                             anysock_attempt *out,
+                                             size_t max);
+
+/* Server flags (anysock_server_opts.flags); REUSEPORT as server_flags. */
+#define ANYSOCK_LISTEN_MPTCP     0x2u  /* IPPROTO_MPTCP, TCP fallback */
+#define ANYSOCK_LISTEN_V6ONLY    0x4u  /* IPV6_V6ONLY on an IPv6 host */
+
+typedef struct anysock_server_opts {
+    size_t size;                /* set by anysock_server_opts_init */
+    unsigned flags;             /* ANYSOCK_SERVER_REUSEPORT, _LISTEN_* */
+    int backlog;                /* 0: prepare_cb's, else SOMAXCONN */
+    int fastopen_qlen;          /* TCP_FASTOPEN queue; 0 off */
+    int defer_accept;           /* TCP_DEFER_ACCEPT seconds; 0 off */
+    int accept_budget;          /* accepts per wake-up; 0: default */
+} anysock_server_opts;
+
+ANYSOCK_EXTERN void anysock_server_opts_init(anysock_server_opts *o);
+
+ANYSOCK_EXTERN int anysock_tcp_server_ex(anysock_ctx *ctx, const char *host,
+                                         const char *service,
+                                         const anysock_server_opts *opts,
+                                         anysock_accept_cb accept_cb,
+                                         anysock_listen_prepare_cb prepare_cb,
+                                         void *data, anysock_guard **guard);
+
+ANYSOCK_EXTERN int anysock_tcp_bind_ex(anysock_ctx *ctx, const char *host,
+                                       const char *service,
+                                       const anysock_server_opts *opts,
+                                       anysock_listen_prepare_cb prepare_cb,
+                                       void *data, int *fd,
+                                       anysock_guard **guard);
+
+/* Serve an already listening stream socket (the library takes `fd` over
+ * and closes it when the guard is cancelled). */
+ANYSOCK_EXTERN int anysock_tcp_server_adopt(anysock_ctx *ctx, int fd,
+                                            const anysock_server_opts *opts,
+                                            anysock_accept_cb accept_cb,
+                                            void *data, anysock_guard **guard);
+
+/* systemd socket activation without libsystemd: checks LISTEN_PID and
+ * LISTEN_FDS, that each fd from 3 is a listening stream socket, and makes
+ * it non-blocking and close-on-exec. Writes up to `max` fds and, when
+ * names is not NULL, LISTEN_FDNAMES entries (borrowed from the
+ * environment; "unknown" when absent). With unset_env the variables are
+ * removed as sd_listen_fds(1) does. Returns the count (0: not activated)
+ * or a negated errno. */
+ANYSOCK_EXTERN int anysock_listen_fds(int unset_env, int *fds,
+                                      const char **names, size_t max);
+
+/* ---- statistics ------------------------------------------------------------ */
+
+typedef struct anysock_ctx_stats {
+    size_t size;                /* caller sets sizeof; fields as above */
+    size_t ops_live;            /* pending operations */
+    size_t guards_finished;     /* finished, guard not yet cancelled */
+    size_t dns_queued;          /* DNS queries waiting to be sent */
+    size_t dns_inflight;        /* DNS queries with the servers */
+    size_t servers;             /* listening servers */
+    size_t attempts;            /* connection attempts in progress */
+    uint64_t cache_hits, cache_misses, cache_evictions;
+} anysock_ctx_stats;
+
+/* Fill `st` (set st->size = sizeof *st first). Returns 0 or -EINVAL. */
+ANYSOCK_EXTERN int anysock_ctx_stats_get(const anysock_ctx *ctx,
+                                         anysock_ctx_stats *st);
 
 /* ---- guards -------------------------------------------------------------------- */
 

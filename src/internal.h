@@ -55,20 +55,70 @@ struct anysock_ctx {
     uint64_t rng;                   /* SRV weight choice (xorshift) */
 };
 
-/* ---- DNS queries (loop.c): c-ares on libev with a bounded in-flight set.
- * A query is sent at once while fewer than dns_max_inflight are
- * outstanding, else queued FIFO. cb gets a c-ares status and the raw
- * answer; it may run inside anysock__dns_query itself (c-ares answers some
- * errors synchronously) or from the loop, exactly once unless the query was
- * detached first. The handle is invalid once cb returns. */
+/* ---- DNS queries: the engine (c-ares on libev, bounded in-flight set).
+ * CONTRACT (resolver-engine issue #11):
+ * - cb gets a c-ares status and the raw answer, exactly once unless the
+ *   query was detached first, and NEVER from inside anysock__dns_query
+ *   itself: synchronous failures are deferred to the loop (no recursion).
+ * - The engine bounds each query's time with the servers: ctx->dns_deadline
+ *   seconds counted from the query's first send (time waiting in our own
+ *   queue does not count); past it cb gets ARES_ETIMEOUT.
+ * - SERVFAIL/REFUSED from one server moves on to the next; cb sees them
+ *   only when every server said so.
+ * - anysock__dns_detach is O(1), frees the in-flight slot at once, and
+ *   once nothing live is left the context holds no socket/watcher/timer.
+ * The handle is invalid once cb returns. */
 typedef struct anysock__dnsq anysock__dnsq;
 typedef void (*anysock__dns_cb)(void *arg, int ares_status,
                                 const unsigned char *abuf, int alen);
 int anysock__dns_query(anysock_ctx *ctx, const char *name, int type,
                        anysock__dns_cb cb, void *arg, anysock__dnsq **out);
-/* Never call cb for q; a queued query is dropped, a sent one is left to
- * c-ares and freed silently when it ends. */
+/* Never call cb for q; q's slot is released at once. */
 void anysock__dns_detach(anysock__dnsq *q);
+/* Queries waiting in our queue / with the servers (anysock_ctx_stats). */
+void anysock__dns_stats(const anysock_ctx *ctx, size_t *queued,
+                        size_t *inflight);
+
+/* ---- resolver streaming (resolver.c), for tcp_connect's Happy Eyeballs.
+ * Resolves as anysock_resolve_sockaddr(node, service, "tcp", family, 0)
+ * but reports each family's addresses as they arrive:
+ * - ANYSOCK__RS_ANSWER once per (group, family) asked: group is the SRV
+ *   target's index in SRV order (0 without SRV); targets/count the
+ *   addresses (count 0 with status < 0 when that family failed or had
+ *   none, after the hosts-file fallback); targets borrowed for the call.
+ *   ngroups is the number of groups known so far (final once SRV is in).
+ * - ANYSOCK__RS_DONE last, once: status 0 when anything was found, else
+ *   what anysock_resolve_sockaddr would report.
+ * Literals, localhost, unix/ and hosts answers arrive the same way (never
+ * from inside the call). Cancel with op->cancel(op) (safe from inside the
+ * callback); the op frees itself after DONE returns. */
+enum { ANYSOCK__RS_ANSWER = 1, ANYSOCK__RS_DONE };
+typedef struct anysock__rs_event {
+    int kind;                   /* ANYSOCK__RS_* */
+    int status;
+    int family;                 /* ANSWER: AF_INET, AF_INET6 (AF_UNIX) */
+    size_t group, ngroups;
+    const anysock_target *targets;
+    size_t count;
+} anysock__rs_event;
+typedef void (*anysock__rs_cb)(void *data, const anysock__rs_event *ev);
+int anysock__resolve_stream(anysock_ctx *ctx, const char *node,
+                            const char *service, int family, int srv,
+                            anysock__rs_cb cb, void *data, anysock__op **op);
+
+/* ---- transport options (sockopt.c), for every connect attempt.
+ * A socket for one attempt with opts applied before connect(): MPTCP
+ * with fallback (*mptcp set to 1 when MPTCP is used), NODELAY, keepalive,
+ * TCP_USER_TIMEOUT, bind_addr (IP_BIND_ADDRESS_NO_PORT when no port),
+ * interface, FASTOPEN when `fastopen` is set. opts NULL: a plain socket.
+ * Returns the fd (non-blocking, close-on-exec) or a negated errno. */
+int anysock__connect_socket(const anysock_connect_opts *opts, int family,
+                            int socktype, int protocol, int fastopen,
+                            int *mptcp);
+/* Copy a caller's options honouring its `size` (defaults for the rest).
+ * Returns 0 or -EINVAL. */
+int anysock__connect_opts_copy(anysock_connect_opts *dst,
+                               const anysock_connect_opts *src);
 
 /* Tests only (tests/fuzz/fuzz_dns_reply.c): route the channel's sockets
  * through c-ares's socket-function hooks, so a fuzzer can play the DNS
