@@ -89,3 +89,8 @@ void anysock__close(int fd)
     (void)close(fd);
     errno = saved;
 }
+
+void anysock__op_finished(anysock__op *op)
+{
+    op->finished = true;
+}

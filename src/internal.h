@@ -4,7 +4,9 @@
 
 #include "anysock.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #define anysock__container_of(ptr, type, member)                            \
@@ -28,7 +30,17 @@ struct anysock__op {
     void (*cancel)(anysock__op *op);
     anysock_ctx *ctx;
     anysock__op *prev, *next;
+    uint8_t kind;              /* ANYSOCK__OP_*, for anysock_ctx_stats */
+    bool finished;             /* final callback delivered, guard held */
 };
+
+enum { ANYSOCK__OP_OTHER, ANYSOCK__OP_RESOLVE, ANYSOCK__OP_CONNECT,
+       ANYSOCK__OP_SERVER, ANYSOCK__OP_BIND };
+
+/* The op delivered its final callback but its guard is still held (it
+ * waits for anysock_guard_cancel): counted in guards_finished. Every op
+ * type calls this at that moment (guard.c implements it). */
+void anysock__op_finished(anysock__op *op);
 
 /* Link op into ctx's live list (op->ctx set). */
 void anysock__op_link(anysock_ctx *ctx, anysock__op *op);
@@ -53,6 +65,8 @@ struct anysock_ctx {
     struct anysock__hosts *hosts;   /* its parsed cache, NULL until needed */
     double dns_deadline;            /* seconds a whole lookup may take */
     uint64_t rng;                   /* SRV weight choice (xorshift) */
+    /* ---- counters for anysock_ctx_stats ---- */
+    size_t attempts_active;         /* connect attempts in flight */
 };
 
 /* ---- DNS queries: the engine (c-ares on libev, bounded in-flight set).
