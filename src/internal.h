@@ -109,6 +109,7 @@ typedef struct anysock__dns_debug {
     size_t channels, sockets;    /* c-ares channels made, sockets open */
     int active;                  /* engine's own timer/idle/prepare on */
     uint64_t sends, timeouts, deadlines, flushes, timer_arms, iterations;
+    uint64_t slips;              /* rate-limit slips seen (short TC) */
 } anysock__dns_debug;
 void anysock__dns_debug_get(const anysock_ctx *ctx, anysock__dns_debug *d);
 void anysock__dns_tune(anysock_ctx *ctx, unsigned fixed_window,
