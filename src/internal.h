@@ -93,6 +93,27 @@ void anysock__dns_detach(anysock__dnsq *q);
 void anysock__dns_stats(const anysock_ctx *ctx, size_t *queued,
                         size_t *inflight);
 
+/* dns.c: the engine's life, for ctx.c. anysock__dns_new sets ctx->res
+ * and ctx->dns_deadline from cfg; servers NULL: the system's. Returns 0,
+ * -ENOMEM, -EINVAL (servers unusable) or ANYSOCK_EDNS. */
+int anysock__dns_new(anysock_ctx *ctx, const anysock_config *cfg,
+                     const char *servers);
+void anysock__dns_free(anysock_ctx *ctx);
+
+/* Tests only: the engine's inner state, and a fixed window (0: AIMD) and
+ * jitter seed (0: keep). */
+typedef struct anysock__dns_debug {
+    size_t fresh, ready, waiting, inflight, done;   /* queries by state */
+    size_t zombies, zombie_cap;  /* abandoned attempts c-ares still holds */
+    size_t window, max_inflight; /* current AIMD window and its cap */
+    size_t channels, sockets;    /* c-ares channels made, sockets open */
+    int active;                  /* engine's own timer/idle/prepare on */
+    uint64_t sends, timeouts, deadlines, flushes, timer_arms, iterations;
+} anysock__dns_debug;
+void anysock__dns_debug_get(const anysock_ctx *ctx, anysock__dns_debug *d);
+void anysock__dns_tune(anysock_ctx *ctx, unsigned fixed_window,
+                       uint64_t seed);
+
 /* ---- resolver streaming (resolver.c), for tcp_connect's Happy Eyeballs.
  * Resolves as anysock_resolve_sockaddr(node, service, "tcp", family, 0)
  * but reports each family's addresses as they arrive:
