@@ -71,7 +71,6 @@ struct lk {
     slot *rfirst, *rlast;
     anysock_target unix_target;
     ev_timer defer;
-    ev_timer deadline;
 };
 
 static void set_err(lk *o, int err)
@@ -248,10 +247,8 @@ static void lk_free(lk *o)
 
 static void lk_stop(lk *o)
 {
-    if (o->op.ctx != NULL) {
+    if (o->op.ctx != NULL)
         ev_timer_stop(o->op.ctx->loop, &o->defer);
-        ev_timer_stop(o->op.ctx->loop, &o->deadline);
-    }
 }
 
 static void lk_cancel(anysock__op *op)
@@ -328,9 +325,10 @@ static bool wants(const lk *o, int fi)
 static void dns_cb(void *arg, int status, const unsigned char *abuf,
                    int alen);
 
-/* The engine bounds each query's time with the servers (ctx->dns_deadline
- * from its first send) and reports ARES_ETIMEOUT past it; the lookup's
- * own timer below only covers an engine without that rule. */
+/* No timer of our own: the engine bounds each query's time with the
+ * servers (ctx->dns_deadline from its first send) and reports
+ * ARES_ETIMEOUT past it, so a lookup with SRV takes at most two of
+ * those (SRV, then A and AAAA together). */
 static int submit(lk *o, slot *s, const char *name, int type)
 {
     int rc;
@@ -338,10 +336,6 @@ static int submit(lk *o, slot *s, const char *name, int type)
     s->o = o;
     s->state = S_PENDING;
     o->pending++;
-    if (!ev_is_active(&o->deadline)) {
-        ev_timer_set(&o->deadline, o->op.ctx->dns_deadline, 0.);
-        ev_timer_start(o->op.ctx->loop, &o->deadline);
-    }
     rc = anysock__dns_query(o->op.ctx, name, type, dns_cb, s, &s->q);
     if (rc < 0) {
         s->q = NULL;
@@ -493,31 +487,6 @@ static void dns_cb(void *arg, int status, const unsigned char *abuf,
         srv_done(o, status, abuf, alen);
     else
         addr_done(o, s, status, abuf, alen);
-    kick(o);
-}
-
-static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    lk *o = anysock__container_of(w, lk, deadline);
-
-    (void)loop;
-    (void)revents;
-    /* questions still out count as timed out: the hosts file may answer */
-    if (o->srv.state == S_PENDING) {
-        slot_detach(&o->srv);
-        o->pending--;
-        srv_done(o, ARES_ETIMEOUT, NULL, 0);
-    }
-    for (size_t i = 0; i < o->ng; i++)
-        for (int fi = 0; fi < 2; fi++) {
-            slot *s = &o->g[i].s[fi];
-
-            if (s->state == S_PENDING) {
-                slot_detach(s);
-                o->pending--;
-                slot_end(o, s, ANYSOCK_EDNSTIMEOUT, NULL, 0, true);
-            }
-        }
     kick(o);
 }
 
@@ -710,7 +679,6 @@ static lk *lk_new(anysock_ctx *ctx, int mode, void *data, bool guarded)
     o->op.kind = ANYSOCK__OP_RESOLVE;
     o->srv.o = o;
     ev_init(&o->defer, defer_cb);
-    ev_init(&o->deadline, deadline_cb);
     anysock__op_link(ctx, &o->op);
     return o;
 }
