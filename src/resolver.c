@@ -133,6 +133,7 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
     const unsigned char *p, *end = abuf + alen;
     char *qname = NULL, *rr = NULL, *cname = NULL;
     const char *host;
+    size_t host_off;     /* where host is written in the reply */
     unsigned an;
     long len;
     int st;
@@ -153,13 +154,26 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
         goto out;
     }
     host = qname;
+    host_off = NS_HFIXEDSZ;
     p += len + NS_QFIXEDSZ;
     for (unsigned i = 0; i < an; i++) {
         unsigned rtype, rclass, rlen;
+        bool same;
 
-        if ((st = expand(p, abuf, alen, &rr, &len)) != ARES_SUCCESS) {
+        /* the usual owner, a pointer to the name being looked for, is
+         * that name: no need to expand it (c-ares would, and compare) */
+        if (p + 2 <= end && (p[0] & 0xc0) == 0xc0 &&
+            (size_t)((p[0] & 0x3f) << 8 | p[1]) == host_off) {
+            same = true;
+            len = 2;
+        } else {
+            if ((st = expand(p, abuf, alen, &rr, &len)) != ARES_SUCCESS) {
+                rr = NULL;
+                goto out;
+            }
+            same = strcasecmp(rr, host) == 0;
+            ares_free_string(rr);
             rr = NULL;
-            goto out;
         }
         p += len;
         if (p + NS_RRFIXEDSZ > end) {
@@ -175,8 +189,7 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
             goto out;
         }
         if (rclass == ns_c_in && (int)rtype == type &&
-            rlen == (type == ns_t_a ? 4u : 16u) &&
-            strcasecmp(rr, host) == 0 && n < max) {
+            rlen == (type == ns_t_a ? 4u : 16u) && same && n < max) {
             memset(out[n], 0, 16);
             memcpy(out[n++], p, rlen);
         }
@@ -195,9 +208,8 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
                 ares_free_string(cname);
             cname = d;
             host = cname;
+            host_off = (size_t)(p - abuf);
         }
-        ares_free_string(rr);
-        rr = NULL;
         p += rlen;
     }
     /* an answer of only a CNAME is a success with no address in c-ares */
