@@ -122,18 +122,35 @@ static bool wire_hostname_ok(const unsigned char *p,
     return true;
 }
 
+/* Compression pointers followed in a name expand() already accepted. */
+static int name_indirs(const unsigned char *p, const unsigned char *abuf)
+{
+    int k = 0;
+
+    while (*p != 0 && k <= 50) {
+        if ((*p & 0xc0) == 0xc0) {
+            p = abuf + ((size_t)(p[0] & 0x3f) << 8 | p[1]);
+            k++;
+        } else {
+            p += *p + 1;
+        }
+    }
+    return k;
+}
+
 /* What c-ares 1.18's ares_parse_a_reply / ares_parse_aaaa_reply give (the
  * addresses of the asked type owned by the question name or the CNAME
  * chain; the same statuses), in one linear pass: c-ares appends every
  * address by walking its list, O(n^2) for a 64 KiB reply (34 ms for
  * 4,094 A records). Keeps the first `max`; the rest is still checked. */
-static int parse_addrs(const unsigned char *abuf, int alen, int type,
-                       uint8_t (*out)[16], size_t max, size_t *nout)
+int anysock__parse_addrs(const unsigned char *abuf, int alen, int type,
+                         uint8_t (*out)[16], size_t max, size_t *nout)
 {
     const unsigned char *p, *end = abuf + alen;
     char *qname = NULL, *rr = NULL, *cname = NULL;
     const char *host;
     size_t host_off;     /* where host is written in the reply */
+    int host_indirs;     /* pointers in it (c-ares allows 50 in all) */
     unsigned an;
     long len;
     int st;
@@ -155,6 +172,7 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
     }
     host = qname;
     host_off = NS_HFIXEDSZ;
+    host_indirs = name_indirs(abuf + host_off, abuf);
     p += len + NS_QFIXEDSZ;
     for (unsigned i = 0; i < an; i++) {
         unsigned rtype, rclass, rlen;
@@ -163,7 +181,8 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
         /* the usual owner, a pointer to the name being looked for, is
          * that name: no need to expand it (c-ares would, and compare) */
         if (p + 2 <= end && (p[0] & 0xc0) == 0xc0 &&
-            (size_t)((p[0] & 0x3f) << 8 | p[1]) == host_off) {
+            (size_t)((p[0] & 0x3f) << 8 | p[1]) == host_off &&
+            host_indirs < 50) {
             same = true;
             len = 2;
         } else {
@@ -209,6 +228,7 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
             cname = d;
             host = cname;
             host_off = (size_t)(p - abuf);
+            host_indirs = name_indirs(p, abuf);
         }
         p += rlen;
     }
@@ -481,8 +501,9 @@ static void addr_done(lk *o, slot *s, int status, const unsigned char *abuf,
     int rc = status;
 
     if (status == ARES_SUCCESS)
-        rc = parse_addrs(abuf, alen, s->fi == 0 ? ns_t_a : ns_t_aaaa, a,
-                         MAX_ADDRS, &n);
+        rc = anysock__parse_addrs(abuf, alen,
+                                  s->fi == 0 ? ns_t_a : ns_t_aaaa, a,
+                                  MAX_ADDRS, &n);
     slot_end(o, s, rc == ARES_SUCCESS ? 0 : anysock__dns_status(rc), a, n,
              true);
 }

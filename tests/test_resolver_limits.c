@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -268,6 +269,53 @@ static void test_hostile_zone_fanout_is_capped_and_quick(void **state)
         assert_true(it.heap_peak - it.heap0 < (size_t)16 << 20);
 }
 
+struct fan {
+    int answers, done, full;
+    size_t ngroups;
+    int last_group_seen;
+};
+
+static void fan_cb(void *data, const anysock__rs_event *ev)
+{
+    struct fan *f = data;
+
+    if (ev->kind == ANYSOCK__RS_DONE) {
+        f->done++;
+        return;
+    }
+    f->answers++;
+    f->ngroups = ev->ngroups;
+    if (ev->count == ANYSOCK_RESOLVE_MAX_ADDRS && ev->status == 0)
+        f->full++;
+}
+
+/* The same zone through the streaming resolver: one ANSWER per (target,
+ * family), each capped, none holding up the loop. */
+static void test_hostile_zone_through_the_stream(void **state)
+{
+    struct t *t = *state;
+    struct fan f = {0};
+    struct iter it;
+    anysock__op *op;
+    bool slow = getenv("ANYSOCK_TEST_SLOW") != NULL;
+
+    ctx_zone(t, slow ? 10 : 5, 1);
+    iter_start(t->loop, &it);
+    assert_int_equal(anysock__resolve_stream(t->ctx, "hz.fz", "x=80", 0, 1,
+                                             fan_cb, &f, &op), 0);
+    assert_true(run_until(t->loop, &f.done, 1, slow ? 600 : 60));
+    iter_stop(t->loop, &it);
+    print_message("stream: %d answers (%d full) over %zu groups, longest "
+                  "iteration %.2f ms CPU\n", f.answers, f.full, f.ngroups,
+                  it.longest_cpu * 1e3);
+    assert_int_equal(f.ngroups, ANYSOCK_RESOLVE_MAX_SRV);
+    assert_int_equal(f.answers, 2 * ANYSOCK_RESOLVE_MAX_SRV);
+    assert_int_equal(f.full, 2 * ANYSOCK_RESOLVE_MAX_SRV);
+    if (!slow)
+        assert_true(it.longest_cpu < 0.010 * (UNDER_ASAN ? 5 : 1));
+    assert_true(loop_drains(t->loop, 5));
+}
+
 /* ---- one family failing -------------------------------------------------- */
 
 static void test_one_family_failing_is_visible(void **state)
@@ -365,7 +413,7 @@ static void test_backslash_names_are_refused(void **state)
     char last[256];
     unsigned q0;
 
-    ctx_zone(t, 0.2, 1);
+    ctx_zone(t, 1, 1);
     q0 = fakezone_queries(t->zone);
     /* c-ares 1.18 would ask one label "good.xAy" while the check counted
      * two labels "good\" and "x\065y": refused before any question */
@@ -391,7 +439,8 @@ static void test_backslash_names_are_refused(void **state)
     r.returned = true;
     assert_true(run_until(t->loop, &r.calls, 1, 10));
     assert_int_equal(r.status, -ENXIO);
-    assert_int_equal(fakezone_queries(t->zone) - q0, 1);
+    assert_true(fakezone_queries(t->zone) - q0 >= 1);
+    assert_int_equal(fakezone_underscored(t->zone), 0);
     fakezone_last_qname(t->zone, last, sizeof last);
     assert_string_equal(last, "nx.fz.");
 }
@@ -563,18 +612,177 @@ static void test_dns_tcp_reset_is_ednsconn(void **state)
     assert_int_equal(r.status, ANYSOCK_EDNSCONN);
 }
 
+/* ---- the A/AAAA reply parser against c-ares's ------------------------- */
+
+static uint64_t xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+struct gen {
+    unsigned char b[1400];
+    size_t len;
+    uint64_t rng;
+};
+
+static void g8(struct gen *g, unsigned v)
+{
+    if (g->len < sizeof g->b)
+        g->b[g->len++] = (unsigned char)v;
+}
+
+static void g16(struct gen *g, unsigned v)
+{
+    g8(g, v >> 8);
+    g8(g, v & 0xff);
+}
+
+/* A name: 1-3 labels from a small alphabet (case varies, sometimes an
+ * odd byte), or a pointer to the question or to an earlier name. */
+static void gname(struct gen *g, const size_t *names, size_t nnames)
+{
+    static const char alpha[] = "aAbB-x_/.\\\x01";
+    unsigned r = (unsigned)(xs(&g->rng) % 8);
+
+    if (nnames > 0 && r < 5) {
+        size_t at = names[xs(&g->rng) % nnames];
+
+        g16(g, 0xc000 | (unsigned)at);
+        return;
+    }
+    for (unsigned l = 1 + (unsigned)(xs(&g->rng) % 3); l > 0; l--) {
+        unsigned n = 1 + (unsigned)(xs(&g->rng) % 3);
+
+        g8(g, n);
+        for (unsigned i = 0; i < n; i++) {
+            unsigned k = (unsigned)(xs(&g->rng) % 40);
+
+            g8(g, (unsigned char)(k < 34 ? alpha[k % 4] : alpha[k - 30]));
+        }
+    }
+    g8(g, 0);
+}
+
+static void gen_reply(struct gen *g, unsigned qtype)
+{
+    size_t names[32], nn = 0;
+    unsigned an = (unsigned)(xs(&g->rng) % 12);
+
+    g->len = 0;
+    g16(g, 0x1234);
+    g16(g, 0x8180);
+    g16(g, xs(&g->rng) % 16 ? 1 : 2);
+    g16(g, an);
+    g16(g, 0);
+    g16(g, 0);
+    names[nn++] = g->len;
+    gname(g, NULL, 0);
+    g16(g, qtype);
+    g16(g, 1);
+    for (unsigned i = 0; i < an; i++) {
+        static const unsigned types[] = {1, 28, 5, 1, 28, 5, 16, 1};
+        unsigned t = types[xs(&g->rng) % 8];
+        unsigned rl = t == 1 ? 4 : t == 28 ? 16 : 0;
+        size_t rdat;
+
+        if (nn < 32)
+            names[nn++] = g->len;
+        gname(g, names, nn - 1);
+        g16(g, t);
+        g16(g, xs(&g->rng) % 10 ? 1 : 3);
+        g16(g, 0);
+        g16(g, 60);
+        if (xs(&g->rng) % 10 == 0)
+            rl = (unsigned)(xs(&g->rng) % 20);
+        if (t == 5) {
+            size_t at = g->len;
+
+            g16(g, 0);
+            rdat = g->len;
+            if (nn < 32)
+                names[nn++] = rdat;
+            gname(g, names, nn - 1);
+            g->b[at] = (unsigned char)((g->len - rdat) >> 8);
+            g->b[at + 1] = (unsigned char)(g->len - rdat);
+            continue;
+        }
+        g16(g, rl);
+        for (unsigned k = 0; k < rl; k++)
+            g8(g, (unsigned)xs(&g->rng));
+    }
+    /* then sometimes break it: flip bytes, cut it short */
+    for (unsigned f = (unsigned)(xs(&g->rng) % 4); f > 0 && g->len; f--)
+        g->b[xs(&g->rng) % g->len] ^= (unsigned char)(1 + xs(&g->rng) % 255);
+    if (xs(&g->rng) % 5 == 0 && g->len > 0)
+        g->len = xs(&g->rng) % g->len;
+}
+
+static void test_reply_parser_agrees_with_cares(void **state)
+{
+    struct gen g;
+    uint64_t seed = (uint64_t)time(NULL);
+    unsigned runs = getenv("ANYSOCK_TEST_SLOW") ? 20000 : 200000;
+    unsigned ok = 0, empty = 0, bad = 0;
+
+    (void)state;
+    if (getenv("ANYSOCK_SEED"))
+        seed = strtoull(getenv("ANYSOCK_SEED"), NULL, 10);
+    print_message("seed %llu (ANYSOCK_SEED=)\n", (unsigned long long)seed);
+    g.rng = seed | 1;
+    for (unsigned i = 0; i < runs; i++) {
+        unsigned qtype = i % 2 ? 28 : 1;
+        struct hostent *he = NULL;
+        uint8_t mine[ANYSOCK_RESOLVE_MAX_ADDRS][16];
+        size_t n = 0, theirs = 0;
+        int rc, st;
+
+        gen_reply(&g, qtype);
+        rc = qtype == 1 ? ares_parse_a_reply(g.b, (int)g.len, &he, NULL,
+                                             NULL)
+                        : ares_parse_aaaa_reply(g.b, (int)g.len, &he, NULL,
+                                                NULL);
+        st = anysock__parse_addrs(g.b, (int)g.len, (int)qtype, mine,
+                                  ANYSOCK_RESOLVE_MAX_ADDRS, &n);
+        if (rc == ARES_SUCCESS && he != NULL)
+            for (char **a = he->h_addr_list; *a != NULL; a++, theirs++)
+                if (theirs < n &&
+                    memcmp(*a, mine[theirs], qtype == 1 ? 4 : 16) != 0)
+                    fail_msg("run %u: address %zu differs", i, theirs);
+        if (st != rc || n != theirs)
+            fail_msg("run %u (seed %llu): c-ares %s with %zu, ours %s with "
+                     "%zu", i, (unsigned long long)seed, ares_strerror(rc),
+                     theirs, ares_strerror(st), n);
+        if (he != NULL)
+            ares_free_hostent(he);
+        if (rc == ARES_SUCCESS && theirs > 0)
+            ok++;
+        else if (rc == ARES_SUCCESS || rc == ARES_ENODATA)
+            empty++;
+        else
+            bad++;
+    }
+    print_message("%u replies: %u with addresses, %u without, %u errors: "
+                  "the same as c-ares in each\n", runs, ok, empty, bad);
+    assert_true(ok > runs / 50 && bad > runs / 50);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_hostile_zone_fanout_is_capped_and_quick),
+        T(test_hostile_zone_through_the_stream),
         T(test_one_family_failing_is_visible),
         T(test_stream_reports_each_familys_status),
         T(test_backslash_names_are_refused),
         T(test_hosts_fifo_swapped_in_does_not_block),
         cmocka_unit_test(test_every_cares_status_maps_to_a_dns_status),
         T(test_dns_tcp_reset_is_ednsconn),
+        cmocka_unit_test(test_reply_parser_agrees_with_cares),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

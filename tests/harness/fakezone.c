@@ -30,7 +30,7 @@ struct fakezone {
     pthread_t thread;
     int udp, tcp, wake[2];
     struct zconn conns[MAXCONN];
-    atomic_uint queries, resets;
+    atomic_uint queries, resets, underscored;
     pthread_mutex_t lock;
     char lastq[256];
     unsigned char out[65537];   /* 2-byte length + the largest reply */
@@ -201,6 +201,8 @@ static int reply(const unsigned char *q, size_t qlen, bool tcp,
 static void note(fakezone *z, const char *qname)
 {
     atomic_fetch_add(&z->queries, 1);
+    if (qname[0] == '_')
+        atomic_fetch_add(&z->underscored, 1);
     pthread_mutex_lock(&z->lock);
     snprintf(z->lastq, sizeof z->lastq, "%s", qname);
     pthread_mutex_unlock(&z->lock);
@@ -370,6 +372,11 @@ void fakezone_stop(fakezone *z)
 unsigned fakezone_queries(fakezone *z)
 {
     return atomic_load(&z->queries);
+}
+
+unsigned fakezone_underscored(fakezone *z)
+{
+    return atomic_load(&z->underscored);
 }
 
 unsigned fakezone_resets(fakezone *z)

@@ -23,6 +23,7 @@ int fakezone_start(fakezone **out, char *server, size_t len);
 void fakezone_stop(fakezone *z);
 unsigned fakezone_queries(fakezone *z);     /* UDP + TCP questions */
 unsigned fakezone_resets(fakezone *z);      /* TCP connections reset */
+unsigned fakezone_underscored(fakezone *z); /* questions for "_..." (SRV) */
 void fakezone_last_qname(fakezone *z, char *out, size_t outlen);
 
 #endif
