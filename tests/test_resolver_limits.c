@@ -60,8 +60,14 @@ static int setup(void **state)
         return -1;
     close(fd);
     if (t->loop == NULL || fakezone_start(&t->zone, t->server,
-                                          sizeof t->server) != 0)
+                                          sizeof t->server) != 0) {
+        print_message("cannot start the fake zone\n");
+        if (t->loop != NULL)
+            ev_loop_destroy(t->loop);
+        unlink(t->hosts);
+        free(t);
         return -1;
+    }
     *state = t;
     return 0;
 }

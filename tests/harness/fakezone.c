@@ -295,10 +295,12 @@ static void *run(void *arg)
                 struct msg m = {z->out, 0, 512};
                 char qname[256] = "";
 
-                if (reply(q, (size_t)r, false, &m, qname) == R_REPLY)
+                int what = reply(q, (size_t)r, false, &m, qname);
+
+                note(z, qname);   /* before the client can see a reply */
+                if (what == R_REPLY)
                     sendto(z->udp, m.b, m.len, 0, (struct sockaddr *)&from,
                            fl);
-                note(z, qname);
             }
         }
         if (p[2].revents & POLLIN) {
@@ -319,37 +321,65 @@ static void *run(void *arg)
     }
 }
 
+/* UDP on an ephemeral port, then TCP on the same number: that port can
+ * be taken for TCP by someone else, so try again with another. */
+static int bind_pair(fakezone *z, struct sockaddr_in *sa)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        socklen_t sl = sizeof *sa;
+        int one = 1;
+
+        sa->sin_port = 0;
+        z->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        z->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (z->udp < 0 || z->tcp < 0)
+            return -errno;
+        setsockopt(z->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(z->udp, (struct sockaddr *)sa, sizeof *sa) == 0 &&
+            getsockname(z->udp, (struct sockaddr *)sa, &sl) == 0 &&
+            bind(z->tcp, (struct sockaddr *)sa, sizeof *sa) == 0 &&
+            listen(z->tcp, 64) == 0)
+            return 0;
+        close(z->udp);
+        close(z->tcp);
+    }
+    return -EADDRINUSE;
+}
+
 int fakezone_start(fakezone **out, char *server, size_t len)
 {
     fakezone *z = calloc(1, sizeof *z);
     struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t sl = sizeof sa;
-    int one = 1;
+    int rc;
 
     if (z == NULL)
         return -ENOMEM;
     for (int i = 0; i < MAXCONN; i++)
         z->conns[i].fd = -1;
-    pthread_mutex_init(&z->lock, NULL);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    z->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (z->udp < 0 || bind(z->udp, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(z->udp, (struct sockaddr *)&sa, &sl) != 0)
+    if ((rc = bind_pair(z, &sa)) < 0) {
+        free(z);
+        return rc;
+    }
+    if (pipe2(z->wake, O_CLOEXEC) != 0) {
+        rc = -errno;
         goto fail;
-    z->tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    setsockopt(z->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (z->tcp < 0 || bind(z->tcp, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(z->tcp, 64) != 0 || pipe2(z->wake, O_CLOEXEC) != 0)
+    }
+    pthread_mutex_init(&z->lock, NULL);
+    if ((rc = -pthread_create(&z->thread, NULL, run, z)) != 0) {
+        pthread_mutex_destroy(&z->lock);
+        close(z->wake[0]);
+        close(z->wake[1]);
         goto fail;
-    if (pthread_create(&z->thread, NULL, run, z) != 0)
-        goto fail;
+    }
     snprintf(server, len, "127.0.0.1:%u", ntohs(sa.sin_port));
     *out = z;
     return 0;
 fail:
-    /* a test harness: the fds of a failed start are not worth unwinding */
+    close(z->udp);
+    close(z->tcp);
     free(z);
-    return -errno;
+    return rc;
 }
 
 void fakezone_stop(fakezone *z)
