@@ -62,7 +62,8 @@ struct lk {
     uint16_t port;
     char *node;          /* for the A/AAAA stage after SRV */
     slot srv;
-    struct group *g;
+    struct group *g;     /* &g0 for one group: no allocation */
+    struct group g0;
     size_t ng;
     int pending;         /* questions with the engine */
     size_t total;        /* addresses found so far */
@@ -262,9 +263,11 @@ static void free_groups(lk *o)
             slot_detach(&o->g[i].s[f]);
             anysock__free(o->g[i].s[f].addr);
         }
-        anysock__free(o->g[i].name);
+        if (o->g[i].name != o->node)
+            anysock__free(o->g[i].name);
     }
-    anysock__free(o->g);
+    if (o->g != &o->g0)
+        anysock__free(o->g);
     o->g = NULL;
     o->ng = 0;
     o->rfirst = o->rlast = NULL;
@@ -396,9 +399,12 @@ static void ask_group(lk *o, size_t gi)
 
 static int make_groups(lk *o, size_t n)
 {
-    o->g = anysock__calloc(n ? n : 1, sizeof *o->g);
-    if (o->g == NULL)
+    if (n <= 1) {
+        memset(&o->g0, 0, sizeof o->g0);
+        o->g = &o->g0;
+    } else if ((o->g = anysock__calloc(n, sizeof *o->g)) == NULL) {
         return -ENOMEM;
+    }
     o->ng = n;
     for (size_t i = 0; i < n; i++)
         for (int fi = 0; fi < 2; fi++) {
@@ -409,17 +415,12 @@ static int make_groups(lk *o, size_t n)
     return 0;
 }
 
-/* One group for the node itself, its name owned by the group. */
+/* One group for the node itself (its name is o->node). */
 static int node_group(lk *o)
 {
-    size_t n = strlen(o->node);
-
     if (make_groups(o, 1) < 0)
         return -ENOMEM;
-    o->g[0].name = anysock__malloc(n + 1);
-    if (o->g[0].name == NULL)
-        return -ENOMEM;
-    memcpy(o->g[0].name, o->node, n + 1);
+    o->g[0].name = o->node;
     o->g[0].port = o->port;
     return 0;
 }
@@ -745,7 +746,10 @@ static int add_known(lk *o, int family, const uint8_t *bytes)
 
 static int started(lk *o, anysock__op **opp, anysock_guard **guard)
 {
-    kick(o);
+    /* known answers (literals, unix/, a failed submit) go out from the
+     * loop; the rest come with the engine's callbacks */
+    if (o->rfirst != NULL || o->pending == 0 || o->have_unix)
+        kick(o);
     if (opp != NULL)
         *opp = &o->op;
     if (guard != NULL)
@@ -936,11 +940,11 @@ int anysock_inet_aton(anysock_ctx *ctx, const char *name,
     } else {
         size_t n = strlen(name);
 
-        if (make_groups(o, 1) < 0 ||
-            (o->g[0].name = anysock__malloc(n + 1)) == NULL) {
+        if ((o->node = anysock__malloc(n + 1)) == NULL ||
+            node_group(o) < 0) {
             rc = -ENOMEM;
         } else {
-            memcpy(o->g[0].name, name, n + 1);
+            memcpy(o->node, name, n + 1);
             for (int fi = 0; fi < 2 && rc == 0; fi++)
                 if (wants(o, fi))
                     rc = submit(o, &o->g[0].s[fi], o->g[0].name,
