@@ -451,85 +451,6 @@ static void test_backslash_names_are_refused(void **state)
     assert_string_equal(last, "nx.fz.");
 }
 
-/* ---- hosts file: a FIFO swapped in between stat and open ---------------- */
-
-int __real_open(const char *path, int flags, ...);
-int __wrap_open(const char *path, int flags, ...);
-
-static const char *swap_path;    /* armed: the hosts file */
-static const char *swap_fifo;    /* what replaces it */
-static int swap_flags = -1;      /* the flags the library opened it with */
-
-int __wrap_open(const char *path, int flags, ...)
-{
-    va_list ap;
-    mode_t mode;
-
-    va_start(ap, flags);
-    mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
-    va_end(ap);
-    if (swap_path != NULL && strcmp(path, swap_path) == 0) {
-        /* the race: stat saw a regular file, open gets a FIFO */
-        assert_int_equal(rename(swap_fifo, swap_path), 0);
-        swap_flags = flags;
-        swap_path = NULL;
-    }
-    return __real_open(path, flags, mode);
-}
-
-static void test_hosts_fifo_swapped_in_does_not_block(void **state)
-{
-    struct t *t = *state;
-    struct rec r;
-    char buf[256], fifo[160];
-    FILE *f;
-
-    ctx_zone(t, 0.2, 1);
-    f = fopen(t->hosts, "w");
-    assert_non_null(f);
-    fputs("127.0.0.90 h.fz\n", f);
-    fclose(f);
-    memset(&r, 0, sizeof r);
-    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "h.fz", "80", NULL, 4,
-                                              0, rec_resolve_cb, &r, NULL),
-                     0);
-    r.returned = true;
-    assert_true(run_until(t->loop, &r.calls, 1, 10));
-    assert_string_equal(rec_str(&r, buf, sizeof buf), "inet 127.0.0.90 80");
-
-    /* change the file (the cache re-reads it), and have a FIFO take its
-     * place between the library's stat and its open: a blocking open of
-     * a FIFO with no writer never returns, so the alarm would end us */
-    f = fopen(t->hosts, "a");
-    assert_non_null(f);
-    fputs("127.0.0.91 h2.fz\n", f);
-    fclose(f);
-    {
-        struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
-
-        assert_int_equal(utimensat(AT_FDCWD, t->hosts, ts, 0), 0);
-    }
-    snprintf(fifo, sizeof fifo, "%s.fifo", t->hosts);
-    unlink(fifo);
-    assert_int_equal(mkfifo(fifo, 0600), 0);
-    swap_fifo = fifo;
-    swap_path = t->hosts;
-    alarm(30);
-    memset(&r, 0, sizeof r);
-    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "h.fz", "80", NULL, 4,
-                                              0, rec_resolve_cb, &r, NULL),
-                     0);
-    r.returned = true;
-    assert_true(run_until(t->loop, &r.calls, 1, 10));
-    alarm(0);
-    assert_null(swap_path);   /* the swap happened */
-    assert_true((swap_flags & O_NONBLOCK) && (swap_flags & O_CLOEXEC));
-    /* a FIFO is no hosts file: nothing from it, DNS said NXDOMAIN */
-    assert_int_equal(r.status, -ENXIO);
-    print_message("FIFO in place of the hosts file: %s at once\n",
-                  anysock_err_name(r.status));
-}
-
 /* ---- statuses ------------------------------------------------------------ */
 
 /* One resolve_sockaddr(node, "80") to its callback; the targets joined. */
@@ -785,7 +706,6 @@ int main(void)
         T(test_one_family_failing_is_visible),
         T(test_stream_reports_each_familys_status),
         T(test_backslash_names_are_refused),
-        T(test_hosts_fifo_swapped_in_does_not_block),
         cmocka_unit_test(test_every_cares_status_maps_to_a_dns_status),
         T(test_dns_tcp_reset_is_ednsconn),
         cmocka_unit_test(test_reply_parser_agrees_with_cares),
