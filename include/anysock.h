@@ -291,8 +291,12 @@ typedef void (*anysock_resolve_cb)(void *data, int status,
  * an error (ANYSOCK_ESERVICE, ANYSOCK_EPROTOCOL, -EINVAL, -ENAMETOOLONG for
  * a unix path longer than sun_path, -ENOMEM) and never calls it. A name
  * DNS cannot carry (over 253 characters, a label over 63 or empty) is
- * -EINVAL here, before any query. guard may be NULL: the operation then
- * frees itself. */
+ * -EINVAL here, before any query; so is a name with a backslash (c-ares
+ * would read it as an escape and ask another name). Each DNS question
+ * has the deadline of anysock_config.dns_tries from its first send, so a
+ * lookup that asks SRV first (then A and AAAA) takes at most two. See
+ * ANYSOCK_RESOLVE_MAX_SRV for what a lookup keeps. guard may be NULL: the
+ * operation then frees itself. */
 ANYSOCK_EXTERN int anysock_resolve_sockaddr(anysock_ctx *ctx,
                                             const char *node,
                                             const char *service,
