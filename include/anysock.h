@@ -230,11 +230,14 @@ typedef struct anysock_config {
      * "ipv4", "ipv6". NULL: $ANYSOCK_PROTOCOLS, else "ipv4,ipv6". */
     const char *protocols;
     double dns_timeout;      /* seconds for the first try; 0: 2; <= 3600 */
-    /* 0: 3. c-ares doubles the timeout per try; every lookup also has a
-     * deadline of timeout * 2^tries (16 s by default) however many servers
-     * are mute, after which the hosts file still answers. At most 10. */
+    /* 0: 3. The timeout doubles per round of servers, as c-ares does;
+     * every query also has a deadline of timeout * 2^tries (16 s by
+     * default) from its first send however many servers are mute, after
+     * which the hosts file still answers. At most 10. */
     int dns_tries;
-    int dns_max_inflight;    /* DNS queries outstanding at once; 0: 64 */
+    /* DNS queries with the servers at once, at most; 0: 64. The number
+     * sent adapts below it (starts at 16, halves on timeouts). */
+    int dns_max_inflight;
     /* Happy Eyeballs connection-attempt delay in seconds; 0 tries targets
      * strictly one at a time, as AnyEvent does. anysock_config_init sets
      * the RFC 8305 default, 0.25. At most 3600. */
