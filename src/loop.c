@@ -543,3 +543,18 @@ struct ev_loop *anysock_ctx_loop(const anysock_ctx *ctx)
 {
     return ctx->loop;
 }
+
+/* TEMPORARY (consumers branch): the minimum for anysock_ctx_stats_get to
+ * link. The engine branch implements this contract; keep its version. */
+void anysock__dns_stats(const anysock_ctx *ctx, size_t *queued,
+                        size_t *inflight)
+{
+    const struct anysock__resolver *r = ctx->res;
+    size_t n = 0;
+
+    for (const anysock__dnsq *q = r->qhead; q != NULL; q = q->next)
+        if (q->cb != NULL)
+            n++;
+    *queued = n;
+    *inflight = (size_t)r->inflight;
+}

@@ -393,6 +393,8 @@ static void deliver(rop *o)
     rop_stop(o, ctx->loop);
     free_subs(o);
     o->done = true;
+    if (guarded)
+        anysock__op_finished(&o->op);   /* anysock_ctx_stats */
     if (!o->nosort)
         sort_ents(ctx, o->ents, n);
     if (o->have_unix)

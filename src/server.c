@@ -389,6 +389,7 @@ int anysock_tcp_server(anysock_ctx *ctx, const char *host,
         anysock__close(b.fd);
         return -ENOMEM;
     }
+    s->op.kind = ANYSOCK__OP_SERVER;   /* anysock_ctx_stats.servers */
     s->accept_cb = accept_cb;
     s->data = data;
     s->fd = b.fd;
