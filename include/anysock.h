@@ -179,7 +179,10 @@ ANYSOCK_EXTERN int anysock_parse_hostport(const char *s, size_t len,
 
 /* "host:port", with the host in brackets when it contains a ':'; the port
  * part is left out when portlen is 0 (port may then be NULL). Needs at most
- * hostlen + portlen + 4 bytes. Returns the length or -ENOSPC. */
+ * hostlen + portlen + 4 bytes. (NULL, 0) is an empty host, as for every
+ * (pointer, length) input of this layer. Returns the length, or -ENOSPC
+ * when out is too small or the result would exceed INT_MAX (no size
+ * computation wraps, whatever the lengths). */
 ANYSOCK_EXTERN int anysock_format_hostport(const char *host, size_t hostlen,
                                            const char *port, size_t portlen,
                                            char *out, size_t outlen);

@@ -641,19 +641,35 @@ int anysock_format_hostport(const char *host, size_t hostlen,
                             const char *port, size_t portlen, char *out,
                             size_t outlen)
 {
-    int br = memchr(host, ':', hostlen) != NULL;
-    size_t n = hostlen + 2 * (size_t)br + (portlen ? portlen + 1 : 0);
+    const size_t max = 0x7fffffff;   /* the length is returned as an int */
+    size_t n = hostlen;
+    int br;
     char *p = out;
 
-    if (n >= outlen || n > (size_t)0x7fffffff)
+    /* Every addition is checked before it is made: lengths near SIZE_MAX
+     * must not wrap into a small n. Checked before memchr, too, so a huge
+     * hostlen is never scanned. */
+    if (n > max - 2 || n >= outlen)
+        return -ENOSPC;
+    /* (NULL, 0) is the empty string, as everywhere in this layer:
+     * memchr/memcpy may not be given NULL even with a zero length. */
+    br = hostlen > 0 && memchr(host, ':', hostlen) != NULL;
+    n += 2 * (size_t)br;
+    if (portlen > 0) {
+        if (portlen > max - 1 - n)   /* n <= max - 2 here: no underflow */
+            return -ENOSPC;
+        n += portlen + 1;
+    }
+    if (n >= outlen)
         return -ENOSPC;
     if (br)
         *p++ = '[';
-    memcpy(p, host, hostlen);
+    if (hostlen > 0)
+        memcpy(p, host, hostlen);
     p += hostlen;
     if (br)
         *p++ = ']';
-    if (portlen) {
+    if (portlen > 0) {
         *p++ = ':';
         memcpy(p, port, portlen);
         p += portlen;
