@@ -211,6 +211,11 @@ ANYSOCK_EXTERN int anysock_getprotobyname(const char *name, size_t len);
 
 /* ---- context --------------------------------------------------------------- */
 
+/* Only a forward declaration: include <ev.h> yourself (the CMake target
+ * anysock::anysock and anysock.pc carry libev's include path and -lev).
+ * The address layer needs no libev at all, and a program that configures
+ * or embeds libev (EV_* macros before <ev.h>) must include it its own way,
+ * which an #include <ev.h> here would pre-empt. */
 struct ev_loop;
 
 /* One context per libev loop: owns the c-ares channel and every pending
@@ -539,7 +544,14 @@ typedef struct anysock_ctx_stats {
     uint64_t cache_hits, cache_misses, cache_evictions;
 } anysock_ctx_stats;
 
-/* Fill `st` (set st->size = sizeof *st first). Returns 0 or -EINVAL. */
+/* Fill `st` (set st->size = sizeof *st first; a smaller size from an
+ * older header gets the fields that fit). For watching leaks: a finished
+ * operation keeps its memory (a few hundred bytes) until its guard is
+ * cancelled, and guards_finished counts those guards, so a program that
+ * forgets anysock_guard_cancel sees it grow. ops_live counts operations
+ * not finished yet (servers included); unguarded operations free
+ * themselves and are never in guards_finished. Costs O(live operations).
+ * Returns 0, or -EINVAL for a NULL argument or a size below sizeof(size_t). */
 ANYSOCK_EXTERN int anysock_ctx_stats_get(const anysock_ctx *ctx,
                                          anysock_ctx_stats *st);
 
@@ -548,7 +560,10 @@ ANYSOCK_EXTERN int anysock_ctx_stats_get(const anysock_ctx *ctx,
 /* Stop the operation if still pending (no callback will run, its fds are
  * closed, its watchers stopped), free it, and set *guard to NULL. Safe from
  * inside any callback, the operation's own included; NULL or *guard NULL
- * is a no-op. Every guard handed out must be cancelled exactly once. */
+ * is a no-op. Every guard handed out must be cancelled exactly once: a
+ * finished operation's memory stays until then (anysock_ctx_stats's
+ * guards_finished counts it); pass a NULL guard to have an operation free
+ * itself after its callback. */
 ANYSOCK_EXTERN void anysock_guard_cancel(anysock_guard **guard);
 
 #ifdef __cplusplus
