@@ -53,6 +53,8 @@ typedef struct proxy {
     double deadline;
     session *sessions;        /* open ones, ended at exit */
     unsigned long served;     /* sessions started */
+    char host[ANYSOCK_ADDRESS_STRLEN];   /* the bound address */
+    unsigned port;
     char buf[BUFSZ];          /* the one read buffer, shared by all */
 } proxy;
 
@@ -332,10 +334,12 @@ static void on_accept(void *data, int status, int fd, const char *host,
 
 static int on_listen(void *data, int fd, const char *host, unsigned port)
 {
-    (void)data;
+    proxy *p = data;
+
     (void)fd;
-    printf("listening %s %u\n", host, port);
-    fflush(stdout);
+    /* printed once everything is set up: a client may connect at once */
+    snprintf(p->host, sizeof p->host, "%s", host);
+    p->port = port;
     return 0;
 }
 
@@ -395,6 +399,8 @@ int main(int argc, char **argv)
     ev_signal_init(&sterm, on_signal, SIGTERM);
     ev_signal_start(p->loop, &sint);
     ev_signal_start(p->loop, &sterm);
+    printf("listening %s %u\n", p->host, p->port);
+    fflush(stdout);
     ev_run(p->loop, 0);
 
     ev_signal_stop(p->loop, &sint);
