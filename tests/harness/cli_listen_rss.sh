@@ -41,6 +41,12 @@ if [ "$word" != listening ]; then
 fi
 fds0=$(nfds)
 before=$(rss_kb)
+# ASan's allocator (quarantine, shadow memory) is not glibc's: the figures
+# are printed, the bound is not judged
+judge=1
+if grep -q libasan "/proc/$lpid/maps"; then
+    judge=0
+fi
 
 # The client opens N connections, echoes one byte over each, signals
 # "open" (then the RSS with all of them is taken), waits, closes all.
@@ -93,7 +99,9 @@ if [ "$fds1" -ne "$fds0" ]; then
     echo "FAIL: server fds $fds0 before, $fds1 after" >&2
     rc=1
 fi
-if [ $((after - before)) -gt "$LIMIT_KB" ]; then
+if [ "$judge" = 0 ]; then
+    echo "RSS bound not judged: built with AddressSanitizer"
+elif [ $((after - before)) -gt "$LIMIT_KB" ]; then
     echo "FAIL: RSS grew by $((after - before)) kB (limit $LIMIT_KB)" >&2
     rc=1
 fi
