@@ -57,6 +57,13 @@ find_package)
 pkg-config)
     install_prefix "$bin"
     use_pkg_config
+    # shared: c-ares and libidn2 stay private (only --static adds them)
+    case " $flags " in
+    *" -lcares "* | *" -lidn2 "*)
+        echo "pkg-config --libs names private dependencies: $flags" >&2
+        exit 1
+        ;;
+    esac
     ;;
 fetchcontent)
     use_fetchcontent
