@@ -274,7 +274,7 @@ if (defined $lib) {
         open(my $nm, '-|', @cmd) or die "nm: $!\n";
         my %exp;
         while (<$nm>) {
-            $exp{$2} = 1 if /^\S*\s+([A-TV-Z])\s+(anysock_\w+)$/;
+            $exp{$2} = 1 if /^\S*\s+([A-TV-Z])\s+(anysock_[a-z0-9]\w*)$/;
         }
         close $nm or fail("@cmd failed");
         fail("$lib exports no anysock_* symbol") unless %exp;
@@ -287,8 +287,8 @@ if (defined $lib) {
         my @missing = grep { !$exp{$_} } sort keys %decl;
         note("declared but not exported by this build (not implemented"
              . " yet?): @missing") if @missing;
-        printf "exports: %d anysock_* symbols, all with pages; header: %d"
-            . " functions\n", scalar(keys %exp), scalar(keys %decl);
+        printf "exports: %d anysock_* symbols of %s compared with %d"
+            . " declared functions\n", scalar(keys %exp), basename($lib), scalar(keys %decl);
     }
 }
 
