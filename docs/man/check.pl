@@ -18,6 +18,8 @@
 #   number; every public macro, enum constant and anysock_* type name is on
 #   some page; every field of a public struct is on a page that names the
 #   struct;
+# - a callback type or struct a page shows in a literal display is the
+#   header's definition, token for token (comments aside);
 # - every exported anysock_* symbol of LIBFILE (nm -D, or nm -g for a .a)
 #   is declared and has a page; a declared function the library does not
 #   export yet is only reported (other branches may be writing it);
@@ -115,6 +117,15 @@ while ($hcode =~ /\btypedef\s+(?:struct|enum)\s+\w+\s+(anysock_\w+)\s*;/g) {
     $symbols{$1} = 1;
 }
 
+# Type definitions a page may show in full: callback types and structs.
+my %typedef;   # name => canonical definition, comments removed
+while ($hcode =~ /\b(typedef\s+[^;{}]*?\(\s*\*\s*(anysock_\w+)\s*\)\s*\([^;]*\))\s*;/g) {
+    $typedef{$2} = canon($1);
+}
+while ($hcode =~ /\b(typedef\s+struct\s+\w+\s*\{(?:[^{}]|\{[^{}]*\})*\}\s*(anysock_\w+))\s*;/g) {
+    $typedef{$2} = canon($1);
+}
+
 my %fields;    # struct type => [top-level field names]
 while ($hcode =~ /\btypedef\s+struct\s+\w+\s*(\{(?:[^{}]|\{[^{}]*\})*\})\s*(anysock_\w+)\s*;/g) {
     my ($body, $type) = ($1, $2);
@@ -135,6 +146,19 @@ while ($hcode =~ /\btypedef\s+struct\s+\w+\s*(\{(?:[^{}]|\{[^{}]*\})*\})\s*(anys
 }
 
 # ---- the pages ------------------------------------------------------------
+
+my $typedefs_shown = 0;
+sub check_typedef
+{
+    my ($rel, $name, $def) = @_;
+    $typedefs_shown++;
+    if (!exists $typedef{$name}) {
+        fail("$rel: shows typedef $name, which include/anysock.h does not define");
+    } elsif (canon($def) ne $typedef{$name}) {
+        fail("$rel: typedef $name differs from the header:\n  header: "
+             . "$typedef{$name}\n  page:   " . canon($def));
+    }
+}
 
 my (%page, %covered_by, %proto_in, @xrefs, %alltext);
 for my $f (sort glob("$mandir/man1/*.1"), sort glob("$mandir/man3/*.3")) {
@@ -189,6 +213,16 @@ for my $f (sort glob("$mandir/man1/*.1"), sort glob("$mandir/man3/*.3")) {
                 my ($n, @a) = @args;
                 $proto_in{$n} = canon("$ft $n(" . join(', ', @a) . ')');
             }
+        }
+    }
+    # a definition shown in a literal display must be the header's
+    while ($text =~ /^\.Bd -literal\n(.*?)^\.Ed$/msg) {
+        (my $lit = $1) =~ s{/\*.*?\*/}{ }gs;
+        while ($lit =~ /\b(typedef\s+[^;{}]*?\(\s*\*\s*(anysock_\w+)\s*\)\s*\([^;]*\))\s*;/g) {
+            check_typedef($rel, $2, $1);
+        }
+        while ($lit =~ /\b(typedef\s+struct\s+\w+\s*\{(?:[^{}]|\{[^{}]*\})*\}\s*(anysock_\w+))\s*;/g) {
+            check_typedef($rel, $2, $1);
         }
     }
     while ($text =~ /^\.Xr\s+(anysock\S*)\s+(\d)/mg) {
@@ -351,5 +385,6 @@ if ($skipped ne '') {
         . " mandoc)\n";
     exit 77;
 }
-printf "ok: %d pages, %d functions\n", scalar(@files), scalar(keys %decl);
+printf "ok: %d pages, %d functions, %d type definitions shown\n",
+    scalar(@files), scalar(keys %decl), $typedefs_shown;
 exit 0;
