@@ -432,7 +432,27 @@ typedef struct anysock_trace {
 
 typedef void (*anysock_trace_cb)(void *data, const anysock_trace *ev);
 
-/* Client transport flags (anysock_connect_opts.flags). */
+/* Client transport flags (anysock_connect_opts.flags).
+ * Transport options apply to TCP targets only (a unix/ target gets a plain
+ * socket) and are set on every attempt's socket before prepare_cb, which
+ * can still override them. An option the kernel refuses fails that
+ * attempt with its errno (phase ANYSOCK_PHASE_SOCKET); the others go on.
+ * - MPTCP: falls back to plain TCP when the kernel lacks MPTCP or
+ *   net.mptcp.enabled is 0; ANYSOCK_TRACE_TRANSPORT says which was used.
+ * - FASTOPEN: TCP_FASTOPEN_CONNECT (Linux 4.11+; ignored where missing).
+ *   With a cached cookie connect() succeeds before any packet is sent, so
+ *   it cannot be a Happy Eyeballs signal. Rule: an attempt uses TFO only
+ *   when resolution is complete and gave exactly one target; with more
+ *   targets (or while answers are still pending) no attempt uses it.
+ *   With TFO, connect_cb may run before the handshake: a refused or
+ *   unreachable peer shows up as an error on the first write or read.
+ * - bind_addr: "addr" or "addr:port" ("[v6]:port"). Without a port the
+ *   kernel picks it at connect() (IP_BIND_ADDRESS_NO_PORT, Linux 4.2+);
+ *   with one SO_REUSEADDR is set. An attempt of the other family fails
+ *   with -EAFNOSUPPORT.
+ * - interface: SO_BINDTODEVICE; where that needs a privilege the process
+ *   lacks (CAP_NET_RAW before Linux 5.7) IP_UNICAST_IF/IPV6_UNICAST_IF,
+ *   which steer outgoing routing only. Unknown name: -ENODEV. */
 #define ANYSOCK_CONNECT_MPTCP    0x1u  /* IPPROTO_MPTCP, TCP fallback */
 #define ANYSOCK_CONNECT_FASTOPEN 0x2u  /* TCP_FASTOPEN_CONNECT */
 #define ANYSOCK_CONNECT_NODELAY  0x4u  /* TCP_NODELAY at creation */
