@@ -188,7 +188,11 @@ ANYSOCK_EXTERN int anysock_format_hostport(const char *host, size_t hostlen,
  * no NUL needed) is the socket path and port is ignored. IPv6 gets flowinfo
  * and scope id 0. Returns 0, -ENAMETOOLONG when the path does not fit
  * sun_path with its NUL (107 bytes on Linux; never truncated), -EINVAL for
- * a path containing a NUL, -EAFNOSUPPORT for an empty address. */
+ * a path containing a NUL, -EAFNOSUPPORT for an empty address.
+ * A path starting with '@' (or with a NUL) is a Linux abstract name: the
+ * bytes after it, any bytes, 1 to 107; the sockaddr length is exactly
+ * offsetof(sun_path) + pathlen, no NUL padding. A file whose name starts
+ * with '@' is written "./@name". */
 ANYSOCK_EXTERN int anysock_pack_sockaddr(const anysock_addr *host,
                                          uint16_t port, const char *path,
                                          size_t pathlen,
@@ -196,6 +200,10 @@ ANYSOCK_EXTERN int anysock_pack_sockaddr(const anysock_addr *host,
 
 /* The reverse. For AF_UNIX, *path points into sa's sun_path and *pathlen is
  * its length up to the first NUL; port is 0. path and pathlen may be NULL.
+ * An abstract name comes back as every byte `len` covers, starting with
+ * its leading NUL (which stands where "@name" has its '@'; print it as
+ * '@' + path[1..]); pack_sockaddr takes that form back. An unnamed socket
+ * gives pathlen 0.
  * Returns 0, -EAFNOSUPPORT for another family, -EINVAL if len is short. */
 ANYSOCK_EXTERN int anysock_unpack_sockaddr(const struct sockaddr *sa,
                                            socklen_t len, anysock_addr *host,

@@ -193,8 +193,8 @@ int anysock__connect_socket(const anysock_connect_opts *opts, int family,
      * options, and a unix path has no source address or interface. */
     if (opts == NULL || !tcp)
         return anysock__socket(family, socktype, protocol);
-    fd = anysock__tcp_socket(family, (opts->flags & ANYSOCK_CONNECT_MPTCP) != 0,
-                             &mp);
+    fd = anysock__tcp_socket(family,
+                             (opts->flags & ANYSOCK_CONNECT_MPTCP) != 0, &mp);
     if (fd < 0)
         return fd;
     rc = apply(fd, opts, family, fastopen);
