@@ -505,21 +505,42 @@ ANYSOCK_EXTERN size_t anysock_connect_report(const anysock_guard *guard,
                                              anysock_attempt *out,
                                              size_t max);
 
-/* Server flags (anysock_server_opts.flags); REUSEPORT as server_flags. */
+/* Server flags (anysock_server_opts.flags); REUSEPORT as server_flags
+ * (either one turns it on). MPTCP falls back to plain TCP where the
+ * kernel lacks it or net.mptcp.enabled is 0, and where an MPTCP socket
+ * refuses a requested option. Every IPv6 listener gets an explicit
+ * IPV6_V6ONLY: 1 with ANYSOCK_LISTEN_V6ONLY, or for host NULL when the
+ * protocol preference allows only IPv6; else 0 (dual-stack on "::",
+ * whatever net.ipv6.bindv6only says). */
 #define ANYSOCK_LISTEN_MPTCP     0x2u  /* IPPROTO_MPTCP, TCP fallback */
 #define ANYSOCK_LISTEN_V6ONLY    0x4u  /* IPV6_V6ONLY on an IPv6 host */
 
 typedef struct anysock_server_opts {
     size_t size;                /* set by anysock_server_opts_init */
     unsigned flags;             /* ANYSOCK_SERVER_REUSEPORT, _LISTEN_* */
-    int backlog;                /* 0: prepare_cb's, else SOMAXCONN */
+    int backlog;                /* prepare_cb's if > 0, else this if
+                                   > 0, else SOMAXCONN */
     int fastopen_qlen;          /* TCP_FASTOPEN queue; 0 off */
     int defer_accept;           /* TCP_DEFER_ACCEPT seconds; 0 off */
-    int accept_budget;          /* accepts per wake-up; 0: default */
+    /* Accepts per wake-up (0: 64). The rest wait for the next loop
+     * iteration, so a connect flood cannot starve other watchers. */
+    int accept_budget;
 } anysock_server_opts;
 
+/* Zero everything and set size. */
 ANYSOCK_EXTERN void anysock_server_opts_init(anysock_server_opts *o);
 
+/* anysock_tcp_server / anysock_tcp_bind with options (NULL: defaults,
+ * which make them exactly the plain calls). -EINVAL for a negative value
+ * or an unknown flag; an option the kernel refuses is its errno, with
+ * nothing left open.
+ * A unix path whose socket still answers a connect() (another running
+ * server) is -EADDRINUSE and left alone; a stale one is replaced. With
+ * a service "@name" the socket is abstract: no file is created, checked
+ * or removed, and a name in use is -EADDRINUSE.
+ * anysock_ctx_free from inside prepare_cb (of these or the plain calls)
+ * is allowed: the call then returns -ECANCELED with nothing left open
+ * and must not touch ctx again. */
 ANYSOCK_EXTERN int anysock_tcp_server_ex(anysock_ctx *ctx, const char *host,
                                          const char *service,
                                          const anysock_server_opts *opts,
@@ -534,8 +555,14 @@ ANYSOCK_EXTERN int anysock_tcp_bind_ex(anysock_ctx *ctx, const char *host,
                                        void *data, int *fd,
                                        anysock_guard **guard);
 
-/* Serve an already listening stream socket (the library takes `fd` over
- * and closes it when the guard is cancelled). */
+/* Serve an already listening stream socket with the same accept loop
+ * (budget, EMFILE handling) as tcp_server; opts' accept_budget,
+ * fastopen_qlen and defer_accept apply (flags and backlog do not: the
+ * socket exists). The fd is made non-blocking and close-on-exec. On 0
+ * the library owns fd and closes it when the guard is cancelled (nothing
+ * is unlinked); on error (-EBADF, -ENOTSOCK, -EPROTOTYPE for a
+ * non-stream socket, -EINVAL when it is not listening) it stays the
+ * caller's. */
 ANYSOCK_EXTERN int anysock_tcp_server_adopt(anysock_ctx *ctx, int fd,
                                             const anysock_server_opts *opts,
                                             anysock_accept_cb accept_cb,
@@ -544,10 +571,15 @@ ANYSOCK_EXTERN int anysock_tcp_server_adopt(anysock_ctx *ctx, int fd,
 /* systemd socket activation without libsystemd: checks LISTEN_PID and
  * LISTEN_FDS, that each fd from 3 is a listening stream socket, and makes
  * it non-blocking and close-on-exec. Writes up to `max` fds and, when
- * names is not NULL, LISTEN_FDNAMES entries (borrowed from the
- * environment; "unknown" when absent). With unset_env the variables are
- * removed as sd_listen_fds(1) does. Returns the count (0: not activated)
- * or a negated errno. */
+ * names is not NULL, LISTEN_FDNAMES entries: names[i] points at entry i
+ * inside the environment string, which ends at the next ':' or NUL (use
+ * strcspn(names[i], ":")), or at a static "unknown" when absent. With
+ * unset_env the variables are removed as sd_listen_fds(1) does (even on
+ * error; not thread-safe, like unsetenv). Returns the count, which may
+ * exceed max; 0 when not activated (no LISTEN_PID/LISTEN_FDS, or a
+ * LISTEN_PID that is not this process: meant for another one); -EINVAL
+ * for a malformed value; an fd that is not a listening stream socket is
+ * -EBADF, -ENOTSOCK, -EPROTOTYPE or -EINVAL as for adopt. */
 ANYSOCK_EXTERN int anysock_listen_fds(int unset_env, int *fds,
                                       const char **names, size_t max);
 
