@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* Times closer than this are equal: a timer armed for T may fire at a
+ * clock reading a rounding error short of T. */
+#define EPS 1e-6
+
 void anysock__he_init(anysock__he *h, double now, double delay,
                       double rdelay, double deadline, int pref,
                       bool other_asked, int fafc,
@@ -112,7 +116,7 @@ static bool may_go(anysock__he *h, double now, double *wake)
      * the other one */
     if (h->pref_answers >= h->ngroups && h->pref_positive == 0)
         return h->go = true;
-    if (!h->other_asked || now >= h->first_answer + h->rdelay)
+    if (!h->other_asked || now + EPS >= h->first_answer + h->rdelay)
         return h->go = true;
     *wake = h->first_answer + h->rdelay;
     return false;
@@ -230,7 +234,7 @@ void anysock__he_next(anysock__he *h, double now, anysock__he_action *a)
     if (h->over)
         return;
     /* the overall deadline ends every attempt, then the call */
-    if (h->deadline > 0. && now >= h->deadline) {
+    if (h->deadline > 0. && now + EPS >= h->deadline) {
         for (size_t k = 0; k < h->n; k++) {
             if (h->e[k].state == ANYSOCK__HE_ACTIVE) {
                 end_entry(h, &h->e[k], now, -ETIMEDOUT,
@@ -253,7 +257,7 @@ void anysock__he_next(anysock__he *h, double now, anysock__he_action *a)
         anysock__he_entry *e = &h->e[k];
 
         if (e->state == ANYSOCK__HE_ACTIVE && e->deadline > 0. &&
-            now >= e->deadline) {
+            now + EPS >= e->deadline) {
             anysock__he_failed(h, k, now, -ETIMEDOUT, ANYSOCK_PHASE_PREPARE);
             a->kind = ANYSOCK__HE_EXPIRE;
             a->entry = k;
@@ -267,7 +271,7 @@ void anysock__he_next(anysock__he *h, double now, anysock__he_action *a)
         /* §5: one at a time until the stagger has passed; in sequential
          * mode only when nothing is running */
         if (i >= 0 && (h->nactive == 0 ||
-                       (h->delay > 0. && now >= h->next_start))) {
+                       (h->delay > 0. && now + EPS >= h->next_start))) {
             anysock__he_entry *e = &h->e[i];
 
             e->state = ANYSOCK__HE_ACTIVE;
