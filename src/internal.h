@@ -145,6 +145,10 @@ int anysock__connect_opts_check(const anysock_connect_opts *o);
  * ENOPROTOOPT). *mptcp says which. Returns the fd or a negated errno. */
 int anysock__tcp_socket(int family, int want_mptcp, int *mptcp);
 
+/* loop.c: parse "ipv4,ipv6"-style preferences as anysock_config does
+ * (v4/v6: 0 not allowed, higher preferred). Returns 0 or -EINVAL. */
+int anysock__parse_protocols(const char *s, int *v4, int *v6);
+
 /* Tests only (tests/fuzz/fuzz_dns_reply.c): route the channel's sockets
  * through c-ares's socket-function hooks, so a fuzzer can play the DNS
  * server in-process. Call before the first query; never used by the

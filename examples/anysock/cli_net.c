@@ -172,8 +172,90 @@ static void client_connected(void *data, int status, int fd,
     ev_io_start(c->loop, &c->sock_r);
 }
 
+static const char *fam_name(int family)
+{
+    return family == AF_INET ? "inet" : family == AF_INET6 ? "inet6"
+           : family == AF_UNIX ? "unix" : "-";
+}
+
+static const char *phase_name(int phase)
+{
+    switch (phase) {
+    case ANYSOCK_PHASE_RESOLVE: return "resolve";
+    case ANYSOCK_PHASE_SOCKET: return "socket";
+    case ANYSOCK_PHASE_PREPARE: return "timeout";
+    case ANYSOCK_PHASE_CONNECT: return "connect";
+    case ANYSOCK_PHASE_DEADLINE: return "deadline";
+    case ANYSOCK_PHASE_CANCEL: return "cancel";
+    case ANYSOCK_PHASE_WON: return "won";
+    default: return "-";
+    }
+}
+
+/* -v: one line per event on stderr, "+SECONDS EVENT ...":
+ *   +0.001 answer inet 2            (a family answered, 2 addresses)
+ *   +0.001 answer inet6 0 REASON    (that family failed)
+ *   +0.002 start inet 127.0.0.1 80
+ *   +0.003 fail inet 127.0.0.1 80 connect REASON
+ *   +0.004 won inet6 ::1 80
+ *   +0.004 transport inet6 ::1 80 mptcp|tcp */
+static void client_trace(void *data, const anysock_trace *ev)
+{
+    const anysock_attempt *a = ev->attempt;
+    char host[ANYSOCK_ADDRESS_STRLEN] = "-";
+
+    (void)data;
+    if (a != NULL && a->addr.family != 0 &&
+        anysock_format_address(&a->addr, host, sizeof host) < 0)
+        memcpy(host, "?", 2);
+    switch (ev->event) {
+    case ANYSOCK_TRACE_ANSWER:
+        if (ev->status < 0)
+            fprintf(stderr, "+%.3f answer %s %zu %s\n", ev->elapsed,
+                    fam_name(ev->family), ev->count,
+                    anysock_strerror(ev->status));
+        else
+            fprintf(stderr, "+%.3f answer %s %zu\n", ev->elapsed,
+                    fam_name(ev->family), ev->count);
+        break;
+    case ANYSOCK_TRACE_ATTEMPT_START:
+        fprintf(stderr, "+%.3f start %s %s %u\n", ev->elapsed,
+                fam_name(a->family), host, (unsigned)a->port);
+        break;
+    case ANYSOCK_TRACE_ATTEMPT_FAIL:
+        fprintf(stderr, "+%.3f fail %s %s %u %s %s\n", ev->elapsed,
+                fam_name(a->family), host, (unsigned)a->port,
+                phase_name(a->phase), anysock_strerror(ev->status));
+        break;
+    case ANYSOCK_TRACE_ATTEMPT_WON:
+        fprintf(stderr, "+%.3f won %s %s %u\n", ev->elapsed,
+                fam_name(a->family), host, (unsigned)a->port);
+        break;
+    case ANYSOCK_TRACE_TRANSPORT:
+        fprintf(stderr, "+%.3f transport %s %s %u %s\n", ev->elapsed,
+                fam_name(a->family), host, (unsigned)a->port,
+                ev->status ? "mptcp" : "tcp");
+        break;
+    default:
+        break;
+    }
+}
+
+/* SECONDS for the Happy Eyeballs options: finite, >= 0. */
+static bool parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+
+    if (end == s || *end != '\0' || !(v >= 0.) || v > 86400.)
+        return false;
+    *out = v;
+    return true;
+}
+
 int cli_connect(int argc, char **argv)
 {
+    anysock_connect_opts opts;
     anysock_config cfg;
     anysock_ctx *ctx = NULL;
     anysock_guard *guard = NULL;
@@ -187,8 +269,22 @@ int cli_connect(int argc, char **argv)
     c->fd = -1;
     c->status = 1;
     anysock_config_init(&cfg);
+    anysock_connect_opts_init(&opts);
     for (i = 0; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
-        if (strcmp(argv[i], "-4") == 0) {
+        if (strcmp(argv[i], "--deadline") == 0 && i + 1 < argc) {
+            if (!parse_seconds(argv[++i], &opts.deadline))
+                goto usage;
+        } else if (strcmp(argv[i], "--resolution-delay") == 0 &&
+                   i + 1 < argc) {
+            if (!parse_seconds(argv[++i], &opts.resolution_delay))
+                goto usage;
+        } else if (strcmp(argv[i], "--attempt-delay") == 0 && i + 1 < argc) {
+            if (!parse_seconds(argv[++i], &opts.attempt_delay))
+                goto usage;
+        } else if (strcmp(argv[i], "-v") == 0) {
+            opts.trace = client_trace;
+            opts.trace_data = c;
+        } else if (strcmp(argv[i], "-4") == 0) {
             cfg.protocols = "ipv4";
         } else if (strcmp(argv[i], "-6") == 0) {
             cfg.protocols = "ipv6";
@@ -208,8 +304,9 @@ int cli_connect(int argc, char **argv)
     c->loop = ev_default_loop(0);
     rc = anysock_ctx_new(c->loop, &cfg, &ctx);
     if (rc == 0)
-        rc = anysock_tcp_connect(ctx, argv[i], argv[i + 1], client_connected,
-                                 client_prepare, c, &guard);
+        rc = anysock_tcp_connect_ex(ctx, argv[i], argv[i + 1], &opts,
+                                    client_connected, client_prepare, c,
+                                    &guard);
     if (rc < 0) {
         fprintf(stderr, "%s\n", anysock_strerror(rc));
         anysock_ctx_free(ctx);

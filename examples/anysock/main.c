@@ -13,6 +13,8 @@ int cli_usage(void)
           "       anysock resolve [-4|-6] [--proto tcp|udp] "
           "[--type stream|dgram|seqpacket] [--dns-server ADDR] NODE SERVICE\n"
           "       anysock connect [--timeout SECONDS] [-4|-6] HOST SERVICE\n"
+          "         (connect also: [--deadline SECONDS] "
+          "[--resolution-delay SECONDS] [--attempt-delay SECONDS] [-v])\n"
           "       anysock listen [--echo] HOST SERVICE\n"
           "TEXT, HEX or STRING '-' reads one input per line from stdin.\n",
           stderr);
