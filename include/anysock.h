@@ -203,7 +203,8 @@ ANYSOCK_EXTERN int anysock_pack_sockaddr(const anysock_addr *host,
  * An abstract name comes back as every byte `len` covers, starting with
  * its leading NUL (which stands where "@name" has its '@'; print it as
  * '@' + path[1..]); pack_sockaddr takes that form back. An unnamed socket
- * gives pathlen 0.
+ * gives pathlen 0. A relative file path that starts with '@' comes back
+ * as it is; to pack it again as a file, prefix "./".
  * Returns 0, -EAFNOSUPPORT for another family, -EINVAL if len is short. */
 ANYSOCK_EXTERN int anysock_unpack_sockaddr(const struct sockaddr *sa,
                                            socklen_t len, anysock_addr *host,
