@@ -138,13 +138,13 @@ fi
 
 # ---- connect options on the live socket (ss) ---------------------------
 if [ -n "${MPORT:-}" ] && command -v ss >/dev/null; then
-    (sleep 3; printf 'late\n') | "$A" connect --keepalive 7,3,4 \
+    (sleep 8; printf 'late\n') | "$A" connect --keepalive 7,3,4 \
         --user-timeout 3000 --bind 127.0.0.9 --interface lo 127.0.0.1 \
         "$MPORT" > "$tmp/k.out" 2> "$tmp/k.err" &
     kpid=$!
     pids+=("$kpid")
     line=
-    for _ in $(seq 50); do
+    for _ in $(seq 150); do
         line=$(ss -tnoH state established "( dport = :$MPORT )" |
                grep 127.0.0.9)
         [ -n "$line" ] && break
@@ -185,7 +185,10 @@ if command -v systemd-socket-activate >/dev/null; then
         kill "$LPID"; wait "$LPID" 2>/dev/null
         usock="$tmp/activated.sock"
         mkfifo "$tmp/sa.fifo"
-        systemd-socket-activate -l "127.0.0.1:$SP" -l "$usock" \
+        # it passes no environment but what -E names (the valgrind
+        # wrapper needs these two)
+        systemd-socket-activate -E PATH -E ANYSOCK_VG_TARGET \
+            -l "127.0.0.1:$SP" -l "$usock" \
             "$A" listen --echo -v --systemd > "$tmp/sa.fifo" \
             2> "$tmp/sa.err" &
         pids+=($!)
