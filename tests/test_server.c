@@ -849,7 +849,7 @@ static void test_server_live_unix_path_is_eaddrinuse(void **state)
 typedef struct flood {
     fx *f;
     unsigned port;
-    volatile int stop;
+    int stop;               /* atomic */
     long sent;
     int per_iter, max_per_iter;
     double last_tick, max_gap;
@@ -861,7 +861,7 @@ static void *flood_thread(void *arg)
     flood *fl = arg;
     struct linger lg = {1, 0};
 
-    while (!fl->stop) {
+    while (!__atomic_load_n(&fl->stop, __ATOMIC_RELAXED)) {
         int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in sin;
 
@@ -955,7 +955,7 @@ static void run_flood(fx *f, int budget)
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&th[i], NULL, flood_thread, &fl), 0);
     (void)nt_run_until(f->loop, &never, 2.0);
-    fl.stop = 1;
+    __atomic_store_n(&fl.stop, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     ev_timer_stop(f->loop, &tick);
