@@ -117,9 +117,10 @@ static int bind_interface(int fd, int family, const char *name)
     idx = if_nametoindex(name);
     if (idx == 0)
         return -ENODEV;
-    if (family == AF_INET)   /* network byte order, unlike the v6 one */
+    /* both take the index in network byte order (ip(7), ipv6(7)) */
+    if (family == AF_INET)
         return set_int(fd, IPPROTO_IP, IP_UNICAST_IF, (int)htonl(idx));
-    return set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_IF, (int)idx);
+    return set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_IF, (int)htonl(idx));
 }
 
 /* Every option but the socket itself. Returns 0 or a negated errno. */

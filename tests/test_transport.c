@@ -34,6 +34,25 @@ typedef struct fx {
     int mptcp_trace;     /* -1 none, else the TRANSPORT event's status */
 } fx;
 
+/* Every setsockopt of the library goes through here (-Wl,--wrap): the
+ * unprivileged case of SO_BINDTODEVICE (EPERM before Linux 5.7 without
+ * CAP_NET_RAW) cannot happen on a newer kernel, so it is made to. */
+static int deny_bindtodevice;
+int __real_setsockopt(int fd, int level, int name, const void *v,
+                      socklen_t len);
+int __wrap_setsockopt(int fd, int level, int name, const void *v,
+                      socklen_t len);
+int __wrap_setsockopt(int fd, int level, int name, const void *v,
+                      socklen_t len)
+{
+    if (deny_bindtodevice && level == SOL_SOCKET &&
+        name == SO_BINDTODEVICE) {
+        errno = EPERM;
+        return -1;
+    }
+    return __real_setsockopt(fd, level, name, v, len);
+}
+
 static void on_accept(void *data, int status, int fd, const char *host,
                       unsigned port)
 {
@@ -355,6 +374,44 @@ static void test_transport_unknown_interface_is_enodev(void **state)
     assert_int_equal(connect_with(f, f->ctx, "127.0.0.1", &o), -ENODEV);
 }
 
+static void test_transport_interface_falls_back_without_privilege(
+    void **state)
+{
+    fx *f = *state;
+    anysock_connect_opts o;
+    char dev[IF_NAMESIZE];
+    socklen_t dl;
+    unsigned lo = if_nametoindex("lo");
+    const char *hosts[] = {"127.0.0.1", "::1"};
+
+    assert_true(lo > 0);
+    anysock_connect_opts_init(&o);
+    o.interface = "lo";
+    deny_bindtodevice = 1;
+    for (int k = 0; k < 2; k++) {
+        serve(f, hosts[k], 0);
+        assert_int_equal(connect_with(f, f->ctx, hosts[k], &o), 0);
+        dl = sizeof dev;
+        memset(dev, 0, sizeof dev);
+        assert_int_equal(getsockopt(f->fd, SOL_SOCKET, SO_BINDTODEVICE, dev,
+                                    &dl), 0);
+        assert_string_equal(dev, "");   /* not bound to the device... */
+        if (k == 0)                     /* ...but routed through it */
+            assert_int_equal(get_int(f->fd, IPPROTO_IP, IP_UNICAST_IF),
+                             (int)htonl(lo));
+        else
+            assert_int_equal(get_int(f->fd, IPPROTO_IPV6, IPV6_UNICAST_IF),
+                             (int)htonl(lo));
+        assert_int_equal(write(f->fd, "x", 1), 1);
+        anysock_guard_cancel(&f->client);
+        anysock_guard_cancel(&f->server);
+        close(f->fd);
+        close(f->accepted);
+        f->fd = f->accepted = -1;
+    }
+    deny_bindtodevice = 0;
+}
+
 static void test_transport_fastopen_sets_connect_option(void **state)
 {
     anysock_connect_opts o;
@@ -443,6 +500,7 @@ int main(void)
         T(test_transport_wrong_family_fails_that_attempt),
         T(test_transport_invalid_options_are_einval),
         T(test_transport_unknown_interface_is_enodev),
+        T(test_transport_interface_falls_back_without_privilege),
         T(test_transport_fastopen_sets_connect_option),
         T(test_transport_mptcp_end_to_end),
     };
