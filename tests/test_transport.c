@@ -18,22 +18,6 @@
 #include "internal.h"
 #include "harness/nettest.h"
 
-typedef struct fx {
-    struct ev_loop *loop;
-    anysock_ctx *ctx;
-    anysock_guard *server, *client;
-    int fds_before;
-    unsigned port;
-    /* server side */
-    int accepted;
-    char peer[ANYSOCK_ADDRESS_STRLEN];
-    unsigned peer_port;
-    /* client side */
-    bool done;
-    int status, fd;
-    int mptcp_trace;     /* -1 none, else the TRANSPORT event's status */
-} fx;
-
 /* Every setsockopt of the library goes through here (-Wl,--wrap): the
  * unprivileged case of SO_BINDTODEVICE (EPERM before Linux 5.7 without
  * CAP_NET_RAW) cannot happen on a newer kernel, so it is made to. */
@@ -53,80 +37,7 @@ int __wrap_setsockopt(int fd, int level, int name, const void *v,
     return __real_setsockopt(fd, level, name, v, len);
 }
 
-static void on_accept(void *data, int status, int fd, const char *host,
-                      unsigned port)
-{
-    fx *f = data;
-
-    if (status < 0)
-        return;
-    if (f->accepted >= 0)
-        close(f->accepted);
-    f->accepted = fd;
-    snprintf(f->peer, sizeof f->peer, "%s", host);
-    f->peer_port = port;
-}
-
-static int on_listen(void *data, int fd, const char *host, unsigned port)
-{
-    fx *f = data;
-
-    (void)fd;
-    (void)host;
-    f->port = port;
-    return 0;
-}
-
-static void on_connect(void *data, int status, int fd, const char *host,
-                       unsigned port)
-{
-    fx *f = data;
-
-    (void)host;
-    (void)port;
-    f->status = status;
-    f->fd = fd;
-    f->done = true;
-}
-
-static void on_trace(void *data, const anysock_trace *ev)
-{
-    fx *f = data;
-
-    if (ev->event == ANYSOCK_TRACE_TRANSPORT)
-        f->mptcp_trace = ev->status;
-}
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-
-    f->fds_before = nt_count_fds();
-    f->loop = ev_loop_new(EVFLAG_AUTO);
-    assert_int_equal(anysock_ctx_new(f->loop, NULL, &f->ctx), 0);
-    f->accepted = f->fd = -1;
-    f->mptcp_trace = -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-
-    anysock_guard_cancel(&f->client);
-    anysock_guard_cancel(&f->server);
-    if (f->fd >= 0)
-        close(f->fd);
-    if (f->accepted >= 0)
-        close(f->accepted);
-    assert_true(nt_loop_idle(f->loop));
-    anysock_ctx_free(f->ctx);
-    ev_loop_destroy(f->loop);
-    assert_int_equal(nt_count_fds(), f->fds_before);
-    free(f);
-    return 0;
-}
+#include "harness/transport_fx.h"
 
 static void serve(fx *f, const char *host, unsigned flags)
 {
@@ -134,30 +45,13 @@ static void serve(fx *f, const char *host, unsigned flags)
 
     anysock_server_opts_init(&so);
     so.flags = flags;
-    assert_int_equal(anysock_tcp_server_ex(f->ctx, host, "0", &so, on_accept,
-                                           on_listen, f, &f->server), 0);
+    tx_serve(f, host, &so);
 }
 
-/* tcp_connect_ex to host:f->port; runs until connected (or failed) and,
- * on success, until the server has accepted. Returns the status. */
 static int connect_with(fx *f, anysock_ctx *ctx, const char *host,
                         const anysock_connect_opts *o)
 {
-    char port[8];
-    bool accepted = false;
-
-    snprintf(port, sizeof port, "%u", f->port);
-    f->done = false;
-    assert_int_equal(anysock_tcp_connect_ex(ctx, host, port, o, on_connect,
-                                            NULL, f, &f->client), 0);
-    assert_true(nt_run_until(f->loop, &f->done, 10.));
-    if (f->status == 0) {
-        for (int i = 0; i < 500 && f->accepted < 0; i++)
-            ev_run(f->loop, EVRUN_ONCE | EVRUN_NOWAIT);
-        accepted = f->accepted >= 0;
-        assert_true(accepted);
-    }
-    return f->status;
+    return tx_connect(f, ctx, host, o, true);
 }
 
 static int get_int(int fd, int level, int name)

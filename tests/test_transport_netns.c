@@ -23,98 +23,7 @@
 #include "internal.h"
 #include "harness/nettest.h"
 
-typedef struct fx {
-    struct ev_loop *loop;
-    anysock_ctx *ctx;
-    anysock_guard *server, *client;
-    int fds_before;
-    unsigned port;
-    int accepted;
-    bool done;
-    int status, fd;
-    int mptcp_trace;
-} fx;
-
-static void on_accept(void *data, int status, int fd, const char *host,
-                      unsigned port)
-{
-    fx *f = data;
-
-    (void)host;
-    (void)port;
-    if (status < 0)
-        return;
-    if (f->accepted >= 0)
-        close(f->accepted);
-    f->accepted = fd;
-}
-
-static int on_listen(void *data, int fd, const char *host, unsigned port)
-{
-    fx *f = data;
-
-    (void)fd;
-    (void)host;
-    f->port = port;
-    return 0;
-}
-
-static void on_connect(void *data, int status, int fd, const char *host,
-                       unsigned port)
-{
-    fx *f = data;
-
-    (void)host;
-    (void)port;
-    f->status = status;
-    f->fd = fd;
-    f->done = true;
-}
-
-static void on_trace(void *data, const anysock_trace *ev)
-{
-    fx *f = data;
-
-    if (ev->event == ANYSOCK_TRACE_TRANSPORT)
-        f->mptcp_trace = ev->status;
-}
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-
-    f->fds_before = nt_count_fds();
-    f->loop = ev_loop_new(EVFLAG_AUTO);
-    assert_int_equal(anysock_ctx_new(f->loop, NULL, &f->ctx), 0);
-    f->accepted = f->fd = -1;
-    f->mptcp_trace = -1;
-    *state = f;
-    return 0;
-}
-
-static void drop_conn(fx *f)
-{
-    anysock_guard_cancel(&f->client);
-    if (f->fd >= 0)
-        close(f->fd);
-    if (f->accepted >= 0)
-        close(f->accepted);
-    f->fd = f->accepted = -1;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-
-    drop_conn(f);
-    anysock_guard_cancel(&f->server);
-    assert_true(nt_loop_idle(f->loop));
-    anysock_ctx_free(f->ctx);
-    ev_loop_destroy(f->loop);
-    assert_int_equal(nt_count_fds(), f->fds_before);
-    free(f);
-    return 0;
-}
+#include "harness/transport_fx.h"
 
 /* Write a sysctl of this namespace; false when it does not exist. */
 static bool sysctl_set(const char *path, const char *value)
@@ -130,38 +39,13 @@ static bool sysctl_set(const char *path, const char *value)
 
 static void serve(fx *f, const char *host, const anysock_server_opts *so)
 {
-    anysock_guard_cancel(&f->server);
-    assert_int_equal(anysock_tcp_server_ex(f->ctx, host, "0", so, on_accept,
-                                           on_listen, f, &f->server), 0);
-}
-
-/* Connect with o to host:f->port, wait for both ends. */
-static int connect_with2(fx *f, const char *host,
-                         const anysock_connect_opts *o, bool wait_accept)
-{
-    char port[8];
-
-    snprintf(port, sizeof port, "%u", f->port);
-    f->done = false;
-    assert_int_equal(anysock_tcp_connect_ex(f->ctx, host, port, o,
-                                            on_connect, NULL, f,
-                                            &f->client), 0);
-    assert_true(nt_run_until(f->loop, &f->done, 10.));
-    if (f->status == 0 && wait_accept) {
-        for (int i = 0; i < 2000 && f->accepted < 0; i++) {
-            ev_run(f->loop, EVRUN_ONCE | EVRUN_NOWAIT);
-            if (f->accepted < 0)
-                usleep(1000);
-        }
-        assert_true(f->accepted >= 0);
-    }
-    return f->status;
+    tx_serve(f, host, so);
 }
 
 static int connect_with(fx *f, const char *host,
                         const anysock_connect_opts *o)
 {
-    return connect_with2(f, host, o, true);
+    return tx_connect(f, f->ctx, host, o, true);
 }
 
 static int nft(const char *rules)
@@ -371,7 +255,7 @@ static void test_fastopen_data_with_syn_after_cookie(void **state)
     for (int round = 0; round < 2; round++) {
         /* round 0 gets the cookie; round 1 uses it: connect_cb runs
          * before any packet, the write carries the SYN */
-        assert_int_equal(connect_with2(f, "127.0.0.1", &o, false), 0);
+        assert_int_equal(tx_connect(f, f->ctx, "127.0.0.1", &o, false), 0);
         assert_int_equal(write(f->fd, round ? "two" : "one", 3), 3);
         for (int i = 0; i < 2000 && f->accepted < 0; i++) {
             ev_run(f->loop, EVRUN_ONCE | EVRUN_NOWAIT);
