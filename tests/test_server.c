@@ -1337,6 +1337,29 @@ static void test_server_options_read_back(void **state)
                      0);
 }
 
+static void test_server_defer_accept_waits_for_data(void **state)
+{
+    fx *f = *state;
+    anysock_server_opts so;
+    bool never = false;
+    int c;
+
+    anysock_server_opts_init(&so);
+    so.defer_accept = 5;
+    assert_int_equal(anysock_tcp_server_ex(f->ctx, "127.0.0.1", "0", &so,
+                                           on_accept, on_prepare, f,
+                                           &f->guard), 0);
+    c = nt_connect("127.0.0.1", f->bound_port);
+    assert_true(c >= 0);
+    /* connected, but silent: the kernel holds it back from accept */
+    (void)nt_run_until(f->loop, &never, 0.5);
+    assert_int_equal(f->accepts, 0);
+    assert_int_equal(write(c, "go", 2), 2);
+    assert_true(nt_run_until(f->loop, &f->done, 5.));
+    assert_int_equal(f->accepts, 1);
+    close(c);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1371,6 +1394,7 @@ int main(void)
         T(test_server_adopt_rejects_what_is_not_a_listener),
         T(test_listen_fds_protocol),
         T(test_server_options_read_back),
+        T(test_server_defer_accept_waits_for_data),
     };
 
     signal(SIGPIPE, SIG_IGN);
