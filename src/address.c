@@ -701,12 +701,28 @@ int anysock_pack_sockaddr(const anysock_addr *host, uint16_t port,
         sa.len = (socklen_t)sizeof sa.u.in6;
         break;
     case AF_UNIX:
+        sa.u.un.sun_family = AF_UNIX;
+        if (pathlen > 0 && (path[0] == '@' || path[0] == '\0')) {
+            /* Linux abstract name, written "@name" as ss and systemd do
+             * (or raw, with its leading NUL, as unpack gives it back).
+             * Any bytes; the length is exactly the name's, since the
+             * kernel counts trailing NULs as part of it. */
+            if (pathlen > sizeof sa.u.un.sun_path)
+                return -ENAMETOOLONG;
+            /* "@" alone would be the same bytes as the empty path */
+            if (pathlen == 1)
+                return -EINVAL;
+            if (pathlen > 1)
+                memcpy(sa.u.un.sun_path + 1, path + 1, pathlen - 1);
+            sa.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                                 pathlen);
+            break;
+        }
         /* Keep room for the NUL: never truncate a path. */
         if (pathlen >= sizeof sa.u.un.sun_path)
             return -ENAMETOOLONG;
         if (pathlen && memchr(path, '\0', pathlen))
             return -EINVAL;
-        sa.u.un.sun_family = AF_UNIX;
         if (pathlen)
             memcpy(sa.u.un.sun_path, path, pathlen);
         sa.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
@@ -759,7 +775,9 @@ int anysock_unpack_sockaddr(const struct sockaddr *sa, socklen_t len,
             max = sizeof un->sun_path;
         a.family = AF_UNIX;
         pp = un->sun_path;
-        pl = strnlen(pp, max);
+        /* An abstract name (leading NUL) is every byte the length
+         * covers; a path ends at its NUL. */
+        pl = max > 1 && pp[0] == '\0' ? max : strnlen(pp, max);
         break;
     }
     default:

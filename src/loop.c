@@ -558,3 +558,10 @@ void anysock__dns_stats(const anysock_ctx *ctx, size_t *queued,
     *queued = n;
     *inflight = (size_t)r->inflight;
 }
+
+/* For tcp_connect_ex's per-call `protocols` option: the same syntax and
+ * result as anysock_config.protocols. */
+int anysock__parse_protocols(const char *s, int *v4, int *v6)
+{
+    return parse_protocols(s, v4, v6);
+}

@@ -954,8 +954,9 @@ int anysock_resolve_sockaddr(anysock_ctx *ctx, const char *node,
         t.family = AF_UNIX;
         t.socktype = socktype ? socktype : SOCK_STREAM;
         t.protocol = 0;
-        /* family filter or a relative path: no target (7.17) */
-        if (family == 0 && service[0] == '/') {
+        /* family filter or a relative path: no target (7.17); '@' is a
+         * Linux abstract name (beyond 7.17) */
+        if (family == 0 && (service[0] == '/' || service[0] == '@')) {
             rc = anysock_pack_sockaddr(&u, 0, service, strlen(service),
                                        &t.addr);
             if (rc < 0)
@@ -964,7 +965,7 @@ int anysock_resolve_sockaddr(anysock_ctx *ctx, const char *node,
         if ((o = rop_new(ctx, KIND_RESOLVE, data, guard)) == NULL)
             return -ENOMEM;
         o->rcb = cb;
-        o->have_unix = family == 0 && service[0] == '/';
+        o->have_unix = family == 0 && (service[0] == '/' || service[0] == '@');
         o->unix_target = t;
         goto immediate;
     }
