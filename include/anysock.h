@@ -272,8 +272,12 @@ typedef struct anysock_target {
 } anysock_target;
 
 /* status 0 with count >= 1; otherwise count 0 and status -ENXIO (no such
- * name, no data, no usable target), -ETIMEDOUT (no server answered), or
- * another error. `targets` is borrowed until the callback returns. */
+ * name, no data, no usable target), ANYSOCK_EDNSTIMEOUT (no server
+ * answered in time), ANYSOCK_EDNSCONN (every server's socket failed: port
+ * closed, TCP connection refused or reset), ANYSOCK_ESERVFAIL,
+ * ANYSOCK_EREFUSED, ANYSOCK_EBADRESP (malformed reply), ANYSOCK_EDNS
+ * (another DNS failure) or -ENOMEM: a DNS failure never reads like a
+ * connection failure. `targets` is borrowed until the callback returns. */
 typedef void (*anysock_resolve_cb)(void *data, int status,
                                    const anysock_target *targets,
                                    size_t count);
@@ -307,6 +311,26 @@ typedef void (*anysock_inet_aton_cb)(void *data, int status,
 ANYSOCK_EXTERN int anysock_inet_aton(anysock_ctx *ctx, const char *name,
                                      anysock_inet_aton_cb cb, void *data,
                                      anysock_guard **guard);
+
+/* Caps on what one lookup keeps, so that a hostile zone cannot make it do
+ * more than a caller can use (anysock_tcp_connect tries at most 64
+ * targets; 7.17 keeps everything): the first ANYSOCK_RESOLVE_MAX_SRV SRV
+ * targets in SRV order, and the first ANYSOCK_RESOLVE_MAX_ADDRS addresses
+ * of each family for each target (from DNS or the hosts file). */
+#define ANYSOCK_RESOLVE_MAX_SRV 64
+#define ANYSOCK_RESOLVE_MAX_ADDRS 64
+
+/* Whether one family of a resolve_sockaddr or inet_aton lookup failed,
+ * which its callback cannot show when the other family answered (or the
+ * name looks like one with a single family). Valid from inside the
+ * callback and until the guard is cancelled; the lookup needs a guard.
+ * Returns 0 when every question for `family` (AF_INET or AF_INET6) so far
+ * ended with addresses (DNS or the hosts file), a definite "none", or was
+ * not asked; else the first failure among them (ANYSOCK_EDNSTIMEOUT,
+ * ANYSOCK_ESERVFAIL, ANYSOCK_EREFUSED, ANYSOCK_EDNSCONN, ANYSOCK_EBADRESP,
+ * -ENOMEM, ...); -EINVAL for another guard or family. */
+ANYSOCK_EXTERN int anysock_resolve_family_status(const anysock_guard *guard,
+                                                 int family);
 
 /* ---- connections ------------------------------------------------------------- */
 
