@@ -418,8 +418,11 @@ static const cancel_case cancel_cases[] = {
      CS_AFTER_RETURN, 0, 0., 0, 0, 0, 0},
     {"timer: DNS query in flight (answer after 150 ms)", "slow.test", -1.,
      CS_TIMER, 0, 0.05, 0, 0, 0, -1},
+    /* closes unchecked: with answers streaming (issue 12) the attempt
+     * starts while the AAAA lookup may still hold the DNS socket, which
+     * the cancel closes too; the final fd count is still checked */
     {"in prepare: the only attempt of a name", "nx.ok.test", -1.,
-     CS_IN_PREPARE, 1, 0., 0, 0, 1, 1},
+     CS_IN_PREPARE, 1, 0., 0, 0, 1, -1},
     {"in prepare: 2nd attempt, 1st still in flight", "nx.holes.test", 0.1,
      CS_IN_PREPARE, 2, 0., 0, 0, 2, 2},
     {"in prepare: 2nd attempt, 1st refused", "nx.refused-ok.test", 0.,
