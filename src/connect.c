@@ -547,12 +547,12 @@ static int add_target(conn *c, const anysock_target *t, size_t group)
         /* pointers only: a running attempt's slot never moves (libev
          * holds its ev_io) */
         size_t ncap = c->he.cap - 1u;
-        slot **nv = anysock__malloc(ncap * sizeof *nv);
+        slot **nv = anysock__malloc(ncap * sizeof(slot *));
 
         if (nv == NULL)
             goto unadd;
         if (c->nmore)
-            memcpy(nv, c->more, c->nmore * sizeof *nv);
+            memcpy(nv, c->more, c->nmore * sizeof(slot *));
         anysock__free(c->more);
         c->more = nv;
         c->nmore = (uint16_t)ncap;
