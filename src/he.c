@@ -123,6 +123,22 @@ static bool may_go(anysock__he *h, double now, double *wake)
     return false;
 }
 
+static uint8_t *family_count(anysock__he *h, int family)
+{
+    return family == AF_INET ? &h->started_v4
+           : family == AF_INET6 ? &h->started_v6 : &h->started_other;
+}
+
+/* Untried and its family still under the cap. */
+static bool can_try(const anysock__he *h, const anysock__he_entry *e)
+{
+    unsigned n = e->family == AF_INET ? h->started_v4
+                 : e->family == AF_INET6 ? h->started_v6
+                                         : h->started_other;
+
+    return e->state == ANYSOCK__HE_UNTRIED && n < ANYSOCK__HE_MAX_ATTEMPTS;
+}
+
 static int rank(const anysock__he *h, const anysock__he_entry *e)
 {
     return e->family == h->pref ||
@@ -143,13 +159,11 @@ static long pick(const anysock__he *h)
     long best = -1;
     size_t g = SIZE_MAX;
 
-    if (h->nstarted >= ANYSOCK__HE_MAX_ATTEMPTS)
-        return -1;
     if (h->delay <= 0.) {
         for (size_t i = 0; i < h->n; i++) {
             const anysock__he_entry *e = &h->e[i], *b;
 
-            if (e->state != ANYSOCK__HE_UNTRIED)
+            if (!can_try(h, e))
                 continue;
             if (best < 0) {
                 best = (long)i;
@@ -163,7 +177,7 @@ static long pick(const anysock__he *h)
         return best;
     }
     for (size_t i = 0; i < h->n; i++)
-        if (h->e[i].state == ANYSOCK__HE_UNTRIED && h->e[i].group < g)
+        if (can_try(h, &h->e[i]) && h->e[i].group < g)
             g = h->e[i].group;
     if (g == SIZE_MAX)
         return -1;
@@ -199,7 +213,7 @@ static long pick(const anysock__he *h)
                 if (run >= h->fafc)
                     want_pref = true;
             }
-            if (h->e[take].state == ANYSOCK__HE_UNTRIED)
+            if (can_try(h, &h->e[take]))
                 return take;
         }
     }
@@ -282,14 +296,14 @@ void anysock__he_next(anysock__he *h, double now, anysock__he_action *a)
             e->status = 0;
             e->phase = 0;
             e->order = (int16_t)h->nstarted++;
+            (*family_count(h, e->family))++;
             h->nactive++;
             h->next_start = now + h->delay;
             a->kind = ANYSOCK__HE_START;
             a->entry = (size_t)i;
             return;
         }
-        if (i < 0 && h->nactive == 0 &&
-            (h->done || h->nstarted >= ANYSOCK__HE_MAX_ATTEMPTS)) {
+        if (i < 0 && h->nactive == 0 && h->done) {
             h->over = true;
             a->kind = ANYSOCK__HE_FAIL;
             if (h->nstarted > 0 && h->last_err < 0)

@@ -10,9 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* At most this many attempts per call (counted after interleaving, so a
- * name with 100 A records still tries its AAAA second), and this many
- * addresses kept per answer and in all. No real host needs more. */
+/* At most this many attempts per family and call (counted in the
+ * interleaved order, so a name with 100 A records still tries its AAAA
+ * second; per family, so A records that all fail before a late AAAA
+ * answer cannot use up the AAAA's turn), and this many addresses kept
+ * per answer and in all. No real host needs more. */
 #define ANYSOCK__HE_MAX_ATTEMPTS 64
 #define ANYSOCK__HE_MAX_PER_ANSWER 64
 #define ANYSOCK__HE_MAX_ENTRIES 256
@@ -49,6 +51,7 @@ typedef struct anysock__he {
     uint16_t ngroups;    /* answers expected per family */
     uint16_t pref_answers, pref_positive;
     uint16_t nstarted, nactive;
+    uint8_t started_v4, started_v6, started_other;  /* per-family cap */
     uint8_t pref;        /* preferred family */
     uint8_t fafc;        /* first address family count, >= 1 */
     bool e_inline;       /* e is the caller's storage: never freed */

@@ -182,12 +182,19 @@ static void test_preferred_at_once_other_late_or_never(void **state)
 {
     fx *f = *state;
 
+    int fds;
+
     need_ipv6(f);
     make_ctx(f, "ipv4,ipv6");
+    fds = nt_count_fds();
     run(f, "h-0-3000.x.test", NULL);
     assert_int_equal(f->status, 0);
     assert_string_equal(f->host, "127.0.0.1");
     assert_true(f->took < 0.5);
+    /* the AAAA lookup was cancelled by the win: nothing lingers, not
+     * even the DNS socket; only the connection is left */
+    assert_true(nt_loop_idle(f->loop));
+    assert_int_equal(nt_count_fds(), fds + 1);
     run(f, "h-0-x.x.test", NULL);
     assert_int_equal(f->status, 0);
     assert_string_equal(f->host, "127.0.0.1");
