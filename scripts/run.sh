@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(gcc make cmake pkg-config libev-dev libc-ares-dev libidn2-dev
-          libcmocka-dev dnsmasq-base nftables iproute2 valgrind procps netbase)
+          libcmocka-dev dnsmasq-base nftables iproute2 valgrind procps netbase
+          nsd)
 
 deps() {
     local missing=() p

@@ -224,6 +224,12 @@ int anysock__srv_order(anysock_ctx *ctx, struct ares_srv_reply *list,
                        bool *bad);
 /* The families in 7.17's answer order (preferred first). */
 void anysock__family_order(const anysock_ctx *ctx, int fam[2]);
+/* resolver.c: an A (type 1) or AAAA (28) reply as c-ares 1.18's
+ * ares_parse_a/aaaa_reply reads it, in linear time: the first `max`
+ * addresses into out (16 bytes each); returns an ARES_* status. Exposed
+ * for the differential test against c-ares. */
+int anysock__parse_addrs(const unsigned char *abuf, int alen, int type,
+                         uint8_t (*out)[16], size_t max, size_t *nout);
 
 /* fd helpers: every fd is born non-blocking and close-on-exec.
  * Return the fd or a negated errno. */

@@ -62,7 +62,8 @@ struct lk {
     uint16_t port;
     char *node;          /* for the A/AAAA stage after SRV */
     slot srv;
-    struct group *g;
+    struct group *g;     /* &g0 for one group: no allocation */
+    struct group g0;
     size_t ng;
     int pending;         /* questions with the engine */
     size_t total;        /* addresses found so far */
@@ -71,7 +72,6 @@ struct lk {
     slot *rfirst, *rlast;
     anysock_target unix_target;
     ev_timer defer;
-    ev_timer deadline;
 };
 
 static void set_err(lk *o, int err)
@@ -123,17 +123,35 @@ static bool wire_hostname_ok(const unsigned char *p,
     return true;
 }
 
+/* Compression pointers followed in a name expand() already accepted. */
+static int name_indirs(const unsigned char *p, const unsigned char *abuf)
+{
+    int k = 0;
+
+    while (*p != 0 && k <= 50) {
+        if ((*p & 0xc0) == 0xc0) {
+            p = abuf + ((size_t)(p[0] & 0x3f) << 8 | p[1]);
+            k++;
+        } else {
+            p += *p + 1;
+        }
+    }
+    return k;
+}
+
 /* What c-ares 1.18's ares_parse_a_reply / ares_parse_aaaa_reply give (the
  * addresses of the asked type owned by the question name or the CNAME
  * chain; the same statuses), in one linear pass: c-ares appends every
  * address by walking its list, O(n^2) for a 64 KiB reply (34 ms for
  * 4,094 A records). Keeps the first `max`; the rest is still checked. */
-static int parse_addrs(const unsigned char *abuf, int alen, int type,
-                       uint8_t (*out)[16], size_t max, size_t *nout)
+int anysock__parse_addrs(const unsigned char *abuf, int alen, int type,
+                         uint8_t (*out)[16], size_t max, size_t *nout)
 {
     const unsigned char *p, *end = abuf + alen;
     char *qname = NULL, *rr = NULL, *cname = NULL;
     const char *host;
+    size_t host_off;     /* where host is written in the reply */
+    int host_indirs;     /* pointers in it (c-ares allows 50 in all) */
     unsigned an;
     long len;
     int st;
@@ -154,13 +172,28 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
         goto out;
     }
     host = qname;
+    host_off = NS_HFIXEDSZ;
+    host_indirs = name_indirs(abuf + host_off, abuf);
     p += len + NS_QFIXEDSZ;
     for (unsigned i = 0; i < an; i++) {
         unsigned rtype, rclass, rlen;
+        bool same;
 
-        if ((st = expand(p, abuf, alen, &rr, &len)) != ARES_SUCCESS) {
+        /* the usual owner, a pointer to the name being looked for, is
+         * that name: no need to expand it (c-ares would, and compare) */
+        if (p + 2 <= end && (p[0] & 0xc0) == 0xc0 &&
+            (size_t)((p[0] & 0x3f) << 8 | p[1]) == host_off &&
+            host_indirs < 50) {
+            same = true;
+            len = 2;
+        } else {
+            if ((st = expand(p, abuf, alen, &rr, &len)) != ARES_SUCCESS) {
+                rr = NULL;
+                goto out;
+            }
+            same = strcasecmp(rr, host) == 0;
+            ares_free_string(rr);
             rr = NULL;
-            goto out;
         }
         p += len;
         if (p + NS_RRFIXEDSZ > end) {
@@ -176,8 +209,7 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
             goto out;
         }
         if (rclass == ns_c_in && (int)rtype == type &&
-            rlen == (type == ns_t_a ? 4u : 16u) &&
-            strcasecmp(rr, host) == 0 && n < max) {
+            rlen == (type == ns_t_a ? 4u : 16u) && same && n < max) {
             memset(out[n], 0, 16);
             memcpy(out[n++], p, rlen);
         }
@@ -196,9 +228,9 @@ static int parse_addrs(const unsigned char *abuf, int alen, int type,
                 ares_free_string(cname);
             cname = d;
             host = cname;
+            host_off = (size_t)(p - abuf);
+            host_indirs = name_indirs(p, abuf);
         }
-        ares_free_string(rr);
-        rr = NULL;
         p += rlen;
     }
     /* an answer of only a CNAME is a success with no address in c-ares */
@@ -231,9 +263,11 @@ static void free_groups(lk *o)
             slot_detach(&o->g[i].s[f]);
             anysock__free(o->g[i].s[f].addr);
         }
-        anysock__free(o->g[i].name);
+        if (o->g[i].name != o->node)
+            anysock__free(o->g[i].name);
     }
-    anysock__free(o->g);
+    if (o->g != &o->g0)
+        anysock__free(o->g);
     o->g = NULL;
     o->ng = 0;
     o->rfirst = o->rlast = NULL;
@@ -248,10 +282,8 @@ static void lk_free(lk *o)
 
 static void lk_stop(lk *o)
 {
-    if (o->op.ctx != NULL) {
+    if (o->op.ctx != NULL)
         ev_timer_stop(o->op.ctx->loop, &o->defer);
-        ev_timer_stop(o->op.ctx->loop, &o->deadline);
-    }
 }
 
 static void lk_cancel(anysock__op *op)
@@ -328,9 +360,10 @@ static bool wants(const lk *o, int fi)
 static void dns_cb(void *arg, int status, const unsigned char *abuf,
                    int alen);
 
-/* The engine bounds each query's time with the servers (ctx->dns_deadline
- * from its first send) and reports ARES_ETIMEOUT past it; the lookup's
- * own timer below only covers an engine without that rule. */
+/* No timer of our own: the engine bounds each query's time with the
+ * servers (ctx->dns_deadline from its first send) and reports
+ * ARES_ETIMEOUT past it, so a lookup with SRV takes at most two of
+ * those (SRV, then A and AAAA together). */
 static int submit(lk *o, slot *s, const char *name, int type)
 {
     int rc;
@@ -338,10 +371,6 @@ static int submit(lk *o, slot *s, const char *name, int type)
     s->o = o;
     s->state = S_PENDING;
     o->pending++;
-    if (!ev_is_active(&o->deadline)) {
-        ev_timer_set(&o->deadline, o->op.ctx->dns_deadline, 0.);
-        ev_timer_start(o->op.ctx->loop, &o->deadline);
-    }
     rc = anysock__dns_query(o->op.ctx, name, type, dns_cb, s, &s->q);
     if (rc < 0) {
         s->q = NULL;
@@ -370,9 +399,12 @@ static void ask_group(lk *o, size_t gi)
 
 static int make_groups(lk *o, size_t n)
 {
-    o->g = anysock__calloc(n ? n : 1, sizeof *o->g);
-    if (o->g == NULL)
+    if (n <= 1) {
+        memset(&o->g0, 0, sizeof o->g0);
+        o->g = &o->g0;
+    } else if ((o->g = anysock__calloc(n, sizeof *o->g)) == NULL) {
         return -ENOMEM;
+    }
     o->ng = n;
     for (size_t i = 0; i < n; i++)
         for (int fi = 0; fi < 2; fi++) {
@@ -383,17 +415,12 @@ static int make_groups(lk *o, size_t n)
     return 0;
 }
 
-/* One group for the node itself, its name owned by the group. */
+/* One group for the node itself (its name is o->node). */
 static int node_group(lk *o)
 {
-    size_t n = strlen(o->node);
-
     if (make_groups(o, 1) < 0)
         return -ENOMEM;
-    o->g[0].name = anysock__malloc(n + 1);
-    if (o->g[0].name == NULL)
-        return -ENOMEM;
-    memcpy(o->g[0].name, o->node, n + 1);
+    o->g[0].name = o->node;
     o->g[0].port = o->port;
     return 0;
 }
@@ -475,8 +502,9 @@ static void addr_done(lk *o, slot *s, int status, const unsigned char *abuf,
     int rc = status;
 
     if (status == ARES_SUCCESS)
-        rc = parse_addrs(abuf, alen, s->fi == 0 ? ns_t_a : ns_t_aaaa, a,
-                         MAX_ADDRS, &n);
+        rc = anysock__parse_addrs(abuf, alen,
+                                  s->fi == 0 ? ns_t_a : ns_t_aaaa, a,
+                                  MAX_ADDRS, &n);
     slot_end(o, s, rc == ARES_SUCCESS ? 0 : anysock__dns_status(rc), a, n,
              true);
 }
@@ -493,31 +521,6 @@ static void dns_cb(void *arg, int status, const unsigned char *abuf,
         srv_done(o, status, abuf, alen);
     else
         addr_done(o, s, status, abuf, alen);
-    kick(o);
-}
-
-static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    lk *o = anysock__container_of(w, lk, deadline);
-
-    (void)loop;
-    (void)revents;
-    /* questions still out count as timed out: the hosts file may answer */
-    if (o->srv.state == S_PENDING) {
-        slot_detach(&o->srv);
-        o->pending--;
-        srv_done(o, ARES_ETIMEOUT, NULL, 0);
-    }
-    for (size_t i = 0; i < o->ng; i++)
-        for (int fi = 0; fi < 2; fi++) {
-            slot *s = &o->g[i].s[fi];
-
-            if (s->state == S_PENDING) {
-                slot_detach(s);
-                o->pending--;
-                slot_end(o, s, ANYSOCK_EDNSTIMEOUT, NULL, 0, true);
-            }
-        }
     kick(o);
 }
 
@@ -710,7 +713,6 @@ static lk *lk_new(anysock_ctx *ctx, int mode, void *data, bool guarded)
     o->op.kind = ANYSOCK__OP_RESOLVE;
     o->srv.o = o;
     ev_init(&o->defer, defer_cb);
-    ev_init(&o->deadline, deadline_cb);
     anysock__op_link(ctx, &o->op);
     return o;
 }
@@ -744,7 +746,10 @@ static int add_known(lk *o, int family, const uint8_t *bytes)
 
 static int started(lk *o, anysock__op **opp, anysock_guard **guard)
 {
-    kick(o);
+    /* known answers (literals, unix/, a failed submit) go out from the
+     * loop; the rest come with the engine's callbacks */
+    if (o->rfirst != NULL || o->pending == 0 || o->have_unix)
+        kick(o);
     if (opp != NULL)
         *opp = &o->op;
     if (guard != NULL)
@@ -935,11 +940,11 @@ int anysock_inet_aton(anysock_ctx *ctx, const char *name,
     } else {
         size_t n = strlen(name);
 
-        if (make_groups(o, 1) < 0 ||
-            (o->g[0].name = anysock__malloc(n + 1)) == NULL) {
+        if ((o->node = anysock__malloc(n + 1)) == NULL ||
+            node_group(o) < 0) {
             rc = -ENOMEM;
         } else {
-            memcpy(o->g[0].name, name, n + 1);
+            memcpy(o->node, name, n + 1);
             for (int fi = 0; fi < 2 && rc == 0; fi++)
                 if (wants(o, fi))
                     rc = submit(o, &o->g[0].s[fi], o->g[0].name,
