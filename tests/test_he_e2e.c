@@ -27,7 +27,7 @@ typedef struct fx {
     int fds_before;
     int l4, l6, hold[3];
     unsigned port;
-    char portstr[8];
+    char portstr[16];
     /* results */
     int calls, status, fd, traces;
     char host[ANYSOCK_ADDRESS_STRLEN];
@@ -317,6 +317,48 @@ static void test_deadline_ends_blackholed_call(void **state)
     assert_int_equal(attempts, 3);
 }
 
+/* Questions hedns received since `before`, once they stop coming (the
+ * server thread counts them on receipt, maybe after our callback). */
+static unsigned queries_since(unsigned before)
+{
+    unsigned n = hedns_queries(dns) - before;
+
+    for (int i = 0; i < 20; i++) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+        nanosleep(&ts, NULL);
+        if (hedns_queries(dns) - before == n && i >= 5)
+            break;
+        n = hedns_queries(dns) - before;
+    }
+    return n;
+}
+
+/* ANYSOCK_CONNECT_NOSRV: a named service ("x=PORT") asks SRV first by
+ * default (7.17); with the flag only A and AAAA are asked. */
+static void test_nosrv_skips_the_srv_query(void **state)
+{
+    fx *f = *state;
+    anysock_connect_opts o;
+    char svc[16];
+    unsigned before;
+
+    need_ipv6(f);
+    make_ctx(f, "ipv4,ipv6");
+    snprintf(svc, sizeof svc, "x=%u", f->port);
+    snprintf(f->portstr, sizeof f->portstr, "%s", svc);
+    before = hedns_queries(dns);
+    run(f, "h-0-0.x.test", NULL);
+    assert_int_equal(f->status, 0);
+    assert_int_equal(queries_since(before), 3);   /* SRV, A, AAAA */
+    anysock_connect_opts_init(&o);
+    o.flags = ANYSOCK_CONNECT_NOSRV;
+    before = hedns_queries(dns);
+    run(f, "h-0-0.x.test", &o);
+    assert_int_equal(f->status, 0);
+    assert_int_equal(queries_since(before), 2);   /* A, AAAA */
+}
+
 /* Issue 15: resolution failures reach connect_cb as DNS errors. */
 static void test_dns_errors_are_passed_on(void **state)
 {
@@ -360,6 +402,7 @@ int main(void)
         T(test_preferred_few_ms_late_still_wins),
         T(test_late_answer_tried_while_blackhole_hangs),
         T(test_deadline_ends_blackholed_call),
+        T(test_nosrv_skips_the_srv_query),
         T(test_dns_errors_are_passed_on),
 #undef T
     };
