@@ -776,6 +776,10 @@ int anysock_tcp_connect_ex(anysock_ctx *ctx, const char *host,
         c->x->trace = o.trace;
         c->x->trace_data = o.trace_data;
     }
+    /* the deadline counts from this call, not from the loop's last
+     * wake-up, which may be long ago if the caller was busy */
+    if (o.deadline > 0.)
+        ev_now_update(ctx->loop);
     c->t0 = ev_now(c->ctx->loop);
     anysock__he_init(&c->he, c->t0, delay, rdelay, o.deadline, pref,
                      v4 && v6, o.first_family_count, &c->one_e, 1);

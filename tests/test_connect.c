@@ -615,9 +615,12 @@ static void test_connect_cap_after_interleave(void **state)
     free(hosts);
     assert_int_equal(start(f, "nx.many.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 10.));
+    /* before: -ECONNREFUSED after 64 refused attempts. Which attempt
+     * reaches ::1 depends on how many A attempts fail before the AAAA
+     * answer streams in (second when both are there: test_he_core) */
     assert_int_equal(f->status, 0);
     assert_string_equal(f->host, "::1");
-    assert_int_equal(f->prepares, 2);
+    assert_true(f->prepares >= 2 && f->prepares <= 65);
     close(l);
 }
 
