@@ -289,8 +289,12 @@ typedef struct anysock_target {
 } anysock_target;
 
 /* status 0 with count >= 1; otherwise count 0 and status -ENXIO (no such
- * name, no data, no usable target), -ETIMEDOUT (no server answered), or
- * another error. `targets` is borrowed until the callback returns. */
+ * name, no data, no usable target), ANYSOCK_EDNSTIMEOUT (no server
+ * answered in time), ANYSOCK_EDNSCONN (every server's socket failed: port
+ * closed, TCP connection refused or reset), ANYSOCK_ESERVFAIL,
+ * ANYSOCK_EREFUSED, ANYSOCK_EBADRESP (malformed reply), ANYSOCK_EDNS
+ * (another DNS failure) or -ENOMEM: a DNS failure never reads like a
+ * connection failure. `targets` is borrowed until the callback returns. */
 typedef void (*anysock_resolve_cb)(void *data, int status,
                                    const anysock_target *targets,
                                    size_t count);
@@ -325,12 +329,36 @@ ANYSOCK_EXTERN int anysock_inet_aton(anysock_ctx *ctx, const char *name,
                                      anysock_inet_aton_cb cb, void *data,
                                      anysock_guard **guard);
 
+/* Caps on what one lookup keeps, so that a hostile zone cannot make it do
+ * more than a caller can use (anysock_tcp_connect tries at most 64
+ * targets; 7.17 keeps everything): the first ANYSOCK_RESOLVE_MAX_SRV SRV
+ * targets in SRV order, and the first ANYSOCK_RESOLVE_MAX_ADDRS addresses
+ * of each family for each target (from DNS or the hosts file). */
+#define ANYSOCK_RESOLVE_MAX_SRV 64
+#define ANYSOCK_RESOLVE_MAX_ADDRS 64
+
+/* Whether one family of a resolve_sockaddr or inet_aton lookup failed,
+ * which its callback cannot show when the other family answered (or the
+ * name looks like one with a single family). Valid from inside the
+ * callback and until the guard is cancelled; the lookup needs a guard.
+ * Returns 0 when every question for `family` (AF_INET or AF_INET6) so far
+ * ended with addresses (DNS or the hosts file), a definite "none", or was
+ * not asked; else the first failure among them (ANYSOCK_EDNSTIMEOUT,
+ * ANYSOCK_ESERVFAIL, ANYSOCK_EREFUSED, ANYSOCK_EDNSCONN, ANYSOCK_EBADRESP,
+ * -ENOMEM, ...); -EINVAL for another guard or family. */
+ANYSOCK_EXTERN int anysock_resolve_family_status(const anysock_guard *guard,
+                                                 int family);
+
 /* ---- connections ------------------------------------------------------------- */
 
 /* status 0: `fd` is connected, non-blocking, close-on-exec and now the
  * caller's; host/port name the peer (host borrowed for the call).
  * status < 0: every target failed; fd is -1, host NULL; the status is the
- * last attempt's error, or -ENXIO when resolution gave no target. */
+ * last attempt's error; when nothing could be tried, the resolution's
+ * status: -ENXIO (no such name / no data), ANYSOCK_EDNSTIMEOUT (no DNS
+ * server answered), ANYSOCK_ESERVFAIL, ANYSOCK_EREFUSED, ANYSOCK_EDNSCONN
+ * (the DNS server's port closed, its TCP connection failed), ...; with an
+ * overall deadline that expired, -ETIMEDOUT. */
 typedef void (*anysock_connect_cb)(void *data, int status, int fd,
                                    const char *host, unsigned port);
 
@@ -338,9 +366,14 @@ typedef void (*anysock_connect_cb)(void *data, int status, int fd,
  * options. Returns that attempt's timeout in seconds, 0 for none. */
 typedef double (*anysock_prepare_cb)(void *data, int fd);
 
-/* AnyEvent::Socket::tcp_connect with Happy Eyeballs (RFC 8305): resolve
- * host/service, then race the targets, starting the next attempt whenever
- * the current one has not connected within the context's connect_delay.
+/* AnyEvent::Socket::tcp_connect with Happy Eyeballs v2 (RFC 8305 §3-§5):
+ * A and AAAA are asked together and connecting starts as soon as the
+ * preferred family has answered (or the Resolution Delay after the other
+ * family's answer); families interleave, later answers join the race, and
+ * the next attempt starts whenever the running ones have not connected
+ * within the context's connect_delay (0: one at a time, in 7.17's order).
+ * The first connection wins; every other attempt and lookup is stopped.
+ * README "The connection model" has the timeouts' exact start and end.
  * Returns 0 and calls connect_cb later (unless cancelled), or an error
  * (ANYSOCK_ESERVICE, -EINVAL, -ENOMEM) and never calls it.
  * After a success the guard stays usable for anysock_tcp_connect_retry
@@ -353,8 +386,11 @@ ANYSOCK_EXTERN int anysock_tcp_connect(anysock_ctx *ctx, const char *host,
 
 /* Reject the connection just handed to connect_cb (AnyEvent's fourth
  * argument): the caller keeps and closes that fd; the remaining targets
- * are tried and connect_cb runs again later. Returns 0, or -EINVAL when the
- * guard's operation has not just succeeded. */
+ * are tried and connect_cb runs again later (a lookup still running at
+ * the win was stopped: only addresses known then are left). With nothing
+ * left it gets the last attempt's error, -ECONNABORTED when every
+ * connection was rejected. Returns 0, or -EINVAL when the guard's
+ * operation has not just succeeded. */
 ANYSOCK_EXTERN int anysock_tcp_connect_retry(anysock_guard *guard);
 
 /* A new connection: fd is non-blocking, close-on-exec and the caller's;
@@ -489,9 +525,18 @@ typedef void (*anysock_trace_cb)(void *data, const anysock_trace *ev);
 typedef struct anysock_connect_opts {
     size_t size;                /* set by anysock_connect_opts_init */
     /* timeouts, seconds; < 0 means "the default" */
-    double deadline;            /* whole call; 0 none (default) */
-    double attempt_delay;       /* RFC 8305 stagger; default ctx's */
-    double resolution_delay;    /* RFC 8305 §3; default see init */
+    /* whole call, from the start call to the callback (resolution and
+     * every attempt); on expiry everything stops and the callback gets
+     * -ETIMEDOUT. 0 none (default) */
+    double deadline;
+    /* RFC 8305 §5 stagger: from one attempt's start to the next one's
+     * (a failed attempt starts the next at once); < 0: the ctx's
+     * connect_delay; 0: one at a time */
+    double attempt_delay;
+    /* RFC 8305 §3: from the first answer, how long to wait for the
+     * preferred family when the other answered first; < 0:
+     * ANYSOCK_RESOLUTION_DELAY_DEFAULT */
+    double resolution_delay;
     int first_family_count;     /* RFC 8305 §4; 0: 1 */
     int family;                 /* 0 any, 4, 6 */
     const char *protocols;      /* NULL: ctx's; as anysock_config */
@@ -520,7 +565,11 @@ ANYSOCK_EXTERN int anysock_tcp_connect_ex(anysock_ctx *ctx, const char *host,
 /* Every attempt of a tcp_connect so far, oldest first: copies up to `max`
  * into `out` and returns how many there were. Valid from inside the
  * operation's connect_cb (the guard is still live there) and until the
- * guard is cancelled. */
+ * guard is cancelled. A family whose lookup gave nothing appears as a row
+ * with that family, no address (addr.family 0), its status and phase
+ * ANYSOCK_PHASE_RESOLVE. An attempt closed because another won and
+ * started again after anysock_tcp_connect_retry is listed once, by its
+ * latest run. Rows beyond the 64-attempt cap are not kept. */
 ANYSOCK_EXTERN size_t anysock_connect_report(const anysock_guard *guard,
                                              anysock_attempt *out,
                                              size_t max);

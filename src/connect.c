@@ -26,13 +26,13 @@ enum { S_RUNNING, S_CONNECTED, S_DONE };
 
 typedef struct slot {
     ev_io io;              /* io.fd is the attempt's socket, or -1 */
-    socklen_t len;
-    int socktype, protocol;
+    uint8_t len;           /* sockaddr length (at most sun's 110) */
+    uint8_t socktype, protocol;
     union {
         struct sockaddr sa;
         struct sockaddr_in in;
         struct sockaddr_in6 in6;
-    } u;                   /* AF_UNIX: conn.un instead */
+    } u;                   /* AF_UNIX: extra.un instead */
 } slot;
 
 /* Resolution outcomes that are not addresses, for the report. */
@@ -43,26 +43,32 @@ typedef struct rfail {
 
 #define RFAIL_MAX 8
 
+/* What most calls never need, in a second block made on demand. */
+typedef struct extra {
+    anysock_trace_cb trace;
+    void *trace_data;
+    anysock_connect_opts *topts;  /* transport options; NULL: plain */
+    struct sockaddr_un un;        /* the one unix/ target, if any */
+    unsigned nrf;
+    rfail rf[RFAIL_MAX];
+} extra;
+
+/* Kept small: a literal host's connect is this one block (the
+ * connect-memory bench row compares it with libuv's). */
 typedef struct conn {
     anysock__op op;        /* first: the guard points here */
-    struct ev_loop *loop;
     anysock_ctx *ctx;
     anysock_connect_cb connect_cb;
     anysock_prepare_cb prepare_cb;
     void *data;
     anysock__op *rs;       /* the streaming lookup until DONE */
-    anysock_trace_cb trace;
-    void *trace_data;
-    anysock_connect_opts *topts;  /* transport options; NULL: plain */
-    struct sockaddr_un *un;       /* the one unix/ target, if any */
-    slot **slots;          /* parallel to he.e */
-    size_t nslots;         /* capacity of slots */
-    rfail *rf;
-    unsigned nrf;
+    extra *x;              /* NULL until needed */
+    slot **more;           /* slots of entries 1.. (entry 0: one_s) */
     ev_timer timer;
     double t0;             /* ev_now at the start call */
     anysock__he he;
-    int busy;              /* our frames on the stack */
+    uint16_t nmore;        /* capacity of more */
+    uint8_t busy;          /* our frames on the stack */
     uint8_t state;         /* S_* */
     bool cancelled;        /* cancel ran while busy: last frame frees */
     bool has_guard;        /* else the op frees itself when done */
@@ -70,18 +76,29 @@ typedef struct conn {
     bool nomem;            /* an address was dropped for lack of memory */
     anysock__he_entry one_e;
     slot one_s;
-    slot *one_p;
 } conn;
+
+static slot *slot_at(const conn *c, size_t i)
+{
+    return i == 0 ? (slot *)&c->one_s : c->more[i - 1];
+}
+
+static extra *get_extra(conn *c)
+{
+    if (c->x == NULL)
+        c->x = anysock__calloc(1, sizeof *c->x);
+    return c->x;
+}
 
 static double now_of(conn *c)
 {
-    return ev_now(c->loop);
+    return ev_now(c->ctx->loop);
 }
 
 static const struct sockaddr *slot_addr(const conn *c, const slot *s)
 {
-    return s->u.sa.sa_family == AF_UNIX && c->un != NULL
-               ? (const struct sockaddr *)(const void *)c->un
+    return s->u.sa.sa_family == AF_UNIX && c->x != NULL
+               ? (const struct sockaddr *)(const void *)&c->x->un
                : &s->u.sa;
 }
 
@@ -89,7 +106,7 @@ static void slot_close(conn *c, slot *s)
 {
     if (s->io.fd < 0)
         return;
-    ev_io_stop(c->loop, &s->io);
+    ev_io_stop(c->ctx->loop, &s->io);
     anysock__close(s->io.fd);
     ev_io_set(&s->io, -1, EV_WRITE);
     c->ctx->attempts_active--;
@@ -98,7 +115,7 @@ static void slot_close(conn *c, slot *s)
 static void close_all(conn *c)
 {
     for (size_t i = 0; i < c->he.n; i++)
-        slot_close(c, c->slots[i]);
+        slot_close(c, slot_at(c, i));
 }
 
 static void stop_lookup(conn *c)
@@ -112,15 +129,13 @@ static void stop_lookup(conn *c)
 
 static void conn_free(conn *c)
 {
-    for (size_t i = 0; i < c->he.n; i++)
-        if (c->slots[i] != &c->one_s)
-            anysock__free(c->slots[i]);
-    if (c->slots != &c->one_p)
-        anysock__free(c->slots);
+    for (size_t i = 1; i < c->he.n; i++)
+        anysock__free(c->more[i - 1]);
+    anysock__free(c->more);
     anysock__he_free(&c->he);
-    anysock__free(c->topts);
-    anysock__free(c->un);
-    anysock__free(c->rf);
+    if (c->x != NULL)
+        anysock__free(c->x->topts);
+    anysock__free(c->x);
     anysock__free(c);
 }
 
@@ -131,7 +146,7 @@ static void conn_cancel(anysock__op *op)
     if (c->cancelled)
         return;
     stop_lookup(c);
-    ev_timer_stop(c->loop, &c->timer);
+    ev_timer_stop(c->ctx->loop, &c->timer);
     close_all(c);
     anysock__op_unlink(op);
     c->cancelled = true;
@@ -155,9 +170,9 @@ static void leave(conn *c)
 /* Run the engine again from the loop, never from the caller's stack. */
 static void kick(conn *c)
 {
-    ev_timer_stop(c->loop, &c->timer);
+    ev_timer_stop(c->ctx->loop, &c->timer);
     ev_timer_set(&c->timer, 0., 0.);
-    ev_timer_start(c->loop, &c->timer);
+    ev_timer_start(c->ctx->loop, &c->timer);
 }
 
 /* The op is over: without a guard nobody will cancel it, so it ends
@@ -168,7 +183,7 @@ static void finish(conn *c)
         c->state = S_DONE;   /* a connection stays open to a retry */
     if (!c->has_guard) {
         stop_lookup(c);
-        ev_timer_stop(c->loop, &c->timer);
+        ev_timer_stop(c->ctx->loop, &c->timer);
         close_all(c);
         anysock__op_unlink(&c->op);
         c->cancelled = true;
@@ -183,7 +198,7 @@ static void fill_attempt(const conn *c, size_t i, double now,
                          anysock_attempt *out)
 {
     const anysock__he_entry *e = &c->he.e[i];
-    const slot *s = c->slots[i];
+    const slot *s = slot_at(c, i);
 
     memset(out, 0, sizeof *out);
     out->family = e->family;
@@ -193,7 +208,9 @@ static void fill_attempt(const conn *c, size_t i, double now,
     out->status = e->status;
     out->phase = e->phase;
     out->started = e->started - c->t0;
-    out->duration = (e->ended > 0. ? e->ended : now) - e->started;
+    out->duration = e->order < 0 ? 0.
+                    : e->ran >= 0.f ? (double)e->ran
+                                    : now - e->started;
     if (out->duration < 0.)
         out->duration = 0.;
 }
@@ -205,7 +222,7 @@ static bool trace(conn *c, int event, size_t i, int family, size_t count,
     anysock_trace ev;
     anysock_attempt a;
 
-    if (c->trace == NULL)
+    if (c->x == NULL || c->x->trace == NULL)
         return true;
     memset(&ev, 0, sizeof ev);
     ev.event = event;
@@ -218,35 +235,37 @@ static bool trace(conn *c, int event, size_t i, int family, size_t count,
         ev.attempt = &a;
         ev.family = a.family;
     }
-    c->trace(c->trace_data, &ev);
+    c->x->trace(c->x->trace_data, &ev);
     return !c->cancelled;
 }
 
 static void add_rfail(conn *c, int family, int status, int phase)
 {
-    if (c->nrf >= RFAIL_MAX)
-        return;
-    if (c->rf == NULL &&
-        (c->rf = anysock__malloc(RFAIL_MAX * sizeof *c->rf)) == NULL)
-        return;
-    c->rf[c->nrf].at = now_of(c);
-    c->rf[c->nrf].family = family;
-    c->rf[c->nrf].status = status;
-    c->rf[c->nrf].phase = phase;
-    c->nrf++;
+    extra *x = get_extra(c);
+
+    if (x == NULL || x->nrf >= RFAIL_MAX)
+        return;   /* the report loses a row, the call goes on */
+    x->rf[x->nrf].at = now_of(c);
+    x->rf[x->nrf].family = family;
+    x->rf[x->nrf].status = status;
+    x->rf[x->nrf].phase = phase;
+    x->nrf++;
 }
 
 size_t anysock_connect_report(const anysock_guard *guard,
                               anysock_attempt *out, size_t max)
 {
     const conn *c = (const conn *)(const void *)guard;
-    size_t total = 0, r = 0;
+    size_t total = 0, r = 0, nrf;
+    const rfail *rf;
     double now;
     int order = 0;
 
     if (c == NULL || c->op.cancel != conn_cancel || c->cancelled)
         return 0;
-    now = ev_now(c->loop);
+    now = ev_now(c->ctx->loop);
+    nrf = c->x != NULL ? c->x->nrf : 0;
+    rf = c->x != NULL ? c->x->rf : NULL;
     /* attempts in start order, resolution failures merged in by time */
     for (;;) {
         long best = -1;
@@ -255,17 +274,17 @@ size_t anysock_connect_report(const anysock_guard *guard,
             if (c->he.e[i].order >= order &&
                 (best < 0 || c->he.e[i].order < c->he.e[best].order))
                 best = (long)i;
-        while (r < c->nrf &&
-               (best < 0 || c->rf[r].at <= c->he.e[best].started)) {
+        while (r < nrf &&
+               (best < 0 || rf[r].at <= c->he.e[best].started)) {
             if (total < max) {
                 anysock_attempt *a = &out[total];
 
                 memset(a, 0, sizeof *a);
-                a->family = c->rf[r].family;
+                a->family = rf[r].family;
                 a->addr.family = 0;
-                a->status = c->rf[r].status;
-                a->phase = c->rf[r].phase;
-                a->started = c->rf[r].at - c->t0;
+                a->status = rf[r].status;
+                a->phase = rf[r].phase;
+                a->started = rf[r].at - c->t0;
             }
             total++;
             r++;
@@ -288,7 +307,7 @@ static void step(conn *c);
 static size_t slot_index(const conn *c, const slot *s)
 {
     for (size_t i = 0; i < c->he.n; i++)
-        if (c->slots[i] == s)
+        if (slot_at(c, i) == s)
             return i;
     return SIZE_MAX;
 }
@@ -297,7 +316,7 @@ static size_t slot_index(const conn *c, const slot *s)
  * when the trace cancelled the op. */
 static bool attempt_failed(conn *c, size_t i, int err, int phase)
 {
-    slot_close(c, c->slots[i]);
+    slot_close(c, slot_at(c, i));
     anysock__he_failed(&c->he, i, now_of(c), err, phase);
     return trace(c, ANYSOCK_TRACE_ATTEMPT_FAIL, i, 0, 0, err);
 }
@@ -307,14 +326,14 @@ static void win(conn *c, size_t i)
     char host[ANYSOCK_ADDRESS_STRLEN];
     anysock_addr addr;
     uint16_t port = 0;
-    slot *s = c->slots[i];
+    slot *s = slot_at(c, i);
     int fd = s->io.fd;
     double now = now_of(c);
 
-    ev_io_stop(c->loop, &s->io);
+    ev_io_stop(c->ctx->loop, &s->io);
     ev_io_set(&s->io, -1, EV_WRITE);
     c->ctx->attempts_active--;
-    ev_timer_stop(c->loop, &c->timer);
+    ev_timer_stop(c->ctx->loop, &c->timer);
     /* RFC 8305 §5: the first connection wins; the rest are dropped now,
      * and so is any lookup still running */
     if (c->rs != NULL) {
@@ -324,9 +343,9 @@ static void win(conn *c, size_t i)
     anysock__he_won(&c->he, i, now);
     c->state = S_CONNECTED;
     for (size_t k = 0; k < c->he.n; k++) {
-        if (c->slots[k]->io.fd < 0)
+        if (slot_at(c, k)->io.fd < 0)
             continue;
-        slot_close(c, c->slots[k]);
+        slot_close(c, slot_at(c, k));
         if (!trace(c, ANYSOCK_TRACE_ATTEMPT_FAIL, k, 0, 0, -ECANCELED))
             goto cancelled;
     }
@@ -349,13 +368,15 @@ cancelled:
 static int attempt_socket(conn *c, const struct sockaddr *sa, slot *s,
                           int *mptcp)
 {
+    const anysock_connect_opts *o = c->x != NULL ? c->x->topts : NULL;
+
     *mptcp = 0;
-    if (sa->sa_family == AF_UNIX || c->topts == NULL)
+    if (sa->sa_family == AF_UNIX || o == NULL)
         return anysock__socket(sa->sa_family, s->socktype, s->protocol);
     /* TFO only when there is nothing to race (see the header) */
     return anysock__connect_socket(
-        c->topts, sa->sa_family, s->socktype, s->protocol,
-        (c->topts->flags & ANYSOCK_CONNECT_FASTOPEN) && c->he.done &&
+        o, sa->sa_family, s->socktype, s->protocol,
+        (o->flags & ANYSOCK_CONNECT_FASTOPEN) && c->he.done &&
             c->he.n == 1,
         mptcp);
 }
@@ -364,7 +385,7 @@ static int attempt_socket(conn *c, const struct sockaddr *sa, slot *s,
  * failed, in flight, or won (connect_cb already called). */
 static void start_attempt(conn *c, size_t i)
 {
-    slot *s = c->slots[i];
+    slot *s = slot_at(c, i);
     const struct sockaddr *sa = slot_addr(c, s);
     double timeout = 0.;
     int fd, rc, mptcp = 0;
@@ -381,14 +402,15 @@ static void start_attempt(conn *c, size_t i)
     /* In flight from here on, so a cancel inside prepare_cb closes fd. */
     ev_io_set(&s->io, fd, EV_WRITE);
     c->ctx->attempts_active++;
-    if (c->topts != NULL && (c->topts->flags & ANYSOCK_CONNECT_MPTCP) &&
+    if (c->x != NULL && c->x->topts != NULL &&
+        (c->x->topts->flags & ANYSOCK_CONNECT_MPTCP) &&
         !trace(c, ANYSOCK_TRACE_TRANSPORT, i, 0, 0, mptcp))
         return;
     if (c->prepare_cb != NULL) {
         timeout = c->prepare_cb(c->data, fd);
         if (c->cancelled)
             return;
-        ev_now_update(c->loop);
+        ev_now_update(c->ctx->loop);
     }
     anysock__he_started(&c->he, i, now_of(c),
                         timeout > 0. && isfinite(timeout) ? timeout : 0.);
@@ -404,16 +426,16 @@ static void start_attempt(conn *c, size_t i)
         (void)attempt_failed(c, i, -errno, ANYSOCK_PHASE_CONNECT);
         return;
     }
-    ev_io_start(c->loop, &s->io);
+    ev_io_start(c->ctx->loop, &s->io);
 }
 
 static void deliver_failure(conn *c, int err)
 {
-    ev_timer_stop(c->loop, &c->timer);
+    ev_timer_stop(c->ctx->loop, &c->timer);
     stop_lookup(c);
     close_all(c);
     c->state = S_DONE;
-    if (c->he.nstarted == 0 && c->nrf == 0)
+    if (c->he.nstarted == 0 && (c->x == NULL || c->x->nrf == 0))
         add_rfail(c, 0, err,
                   err == -ETIMEDOUT ? ANYSOCK_PHASE_DEADLINE
                                     : ANYSOCK_PHASE_RESOLVE);
@@ -436,7 +458,7 @@ static void step(conn *c)
             start_attempt(c, a.entry);
             continue;
         case ANYSOCK__HE_EXPIRE:
-            slot_close(c, c->slots[a.entry]);
+            slot_close(c, slot_at(c, a.entry));
             (void)trace(c, ANYSOCK_TRACE_ATTEMPT_FAIL, a.entry, 0, 0,
                         a.status);
             continue;
@@ -444,10 +466,10 @@ static void step(conn *c)
             deliver_failure(c, a.status);
             return;
         default:
-            ev_timer_stop(c->loop, &c->timer);
+            ev_timer_stop(c->ctx->loop, &c->timer);
             if (a.at > 0.) {
                 ev_timer_set(&c->timer, a.at > now ? a.at - now : 0., 0.);
-                ev_timer_start(c->loop, &c->timer);
+                ev_timer_start(c->ctx->loop, &c->timer);
             }
             return;
         }
@@ -513,50 +535,51 @@ static int add_target(conn *c, const anysock_target *t, size_t group)
     slot *s;
     int i;
 
-    if (t->addr.len > sizeof s->u && t->family != AF_UNIX)
+    if (t->family == AF_UNIX ? t->addr.len > sizeof c->x->un
+                             : t->addr.len > sizeof s->u)
         return -EINVAL;
+    if (t->family == AF_UNIX && get_extra(c) == NULL)
+        goto nomem;
     i = anysock__he_add(&c->he, t->family, group);
     if (i < 0)
         return i;
-    if ((size_t)i >= c->nslots) {
-        size_t ncap = c->he.cap;
-        slot **nv = anysock__malloc(ncap * sizeof *nv);
+    if (i > 0 && (size_t)i > c->nmore) {
+        /* pointers only: a running attempt's slot never moves (libev
+         * holds its ev_io) */
+        size_t ncap = c->he.cap - 1u;
+        slot **nv = anysock__malloc(ncap * sizeof(slot *));
 
         if (nv == NULL)
-            goto nomem;
-        memcpy(nv, c->slots, c->nslots * sizeof *nv);
-        if (c->slots != &c->one_p)
-            anysock__free(c->slots);
-        c->slots = nv;
-        c->nslots = ncap;
+            goto unadd;
+        if (c->nmore)
+            memcpy(nv, c->more, c->nmore * sizeof(slot *));
+        anysock__free(c->more);
+        c->more = nv;
+        c->nmore = (uint16_t)ncap;
     }
     s = i == 0 ? &c->one_s : anysock__malloc(sizeof *s);
     if (s == NULL)
-        goto nomem;
+        goto unadd;
     memset(s, 0, sizeof *s);
     if (t->family == AF_UNIX) {
-        if (c->un == NULL &&
-            (c->un = anysock__malloc(sizeof *c->un)) == NULL) {
-            if (s != &c->one_s)
-                anysock__free(s);
-            goto nomem;
-        }
-        memset(c->un, 0, sizeof *c->un);
-        memcpy(c->un, &t->addr.u, t->addr.len);
+        memset(&c->x->un, 0, sizeof c->x->un);
+        memcpy(&c->x->un, &t->addr.u, t->addr.len);
         s->u.sa.sa_family = AF_UNIX;
     } else {
         memcpy(&s->u, &t->addr.u, t->addr.len);
     }
     ev_io_init(&s->io, io_cb, -1, EV_WRITE);
     s->io.data = c;
-    s->len = t->addr.len;
-    s->socktype = t->socktype;
-    s->protocol = t->protocol;
-    c->slots[i] = s;
+    s->len = (uint8_t)t->addr.len;
+    s->socktype = (uint8_t)t->socktype;
+    s->protocol = (uint8_t)t->protocol;
+    if (i > 0)
+        c->more[i - 1] = s;
     return 0;
-nomem:
+unadd:
     /* take the entry back out: it was the last one added */
     c->he.n--;
+nomem:
     c->nomem = true;
     return -ENOMEM;
 }
@@ -736,24 +759,28 @@ int anysock_tcp_connect_ex(anysock_ctx *ctx, const char *host,
         return -ENOMEM;
     c->op.cancel = conn_cancel;
     c->op.kind = ANYSOCK__OP_CONNECT;
-    c->loop = ctx->loop;
     c->ctx = ctx;
     c->connect_cb = connect_cb;
     c->prepare_cb = prepare_cb;
     c->data = data;
-    c->trace = o.trace;
-    c->trace_data = o.trace_data;
     c->has_guard = guard != NULL;
     c->state = S_RUNNING;
-    c->one_p = &c->one_s;
-    c->slots = &c->one_p;
-    c->nslots = 1;
     ev_timer_init(&c->timer, timer_cb, 0., 0.);
-    if (has_transport(&o) && (c->topts = keep_transport(&o)) == NULL) {
-        conn_free(c);
-        return -ENOMEM;
+    if (o.trace != NULL || has_transport(&o)) {
+        if (get_extra(c) == NULL ||
+            (has_transport(&o) &&
+             (c->x->topts = keep_transport(&o)) == NULL)) {
+            conn_free(c);
+            return -ENOMEM;
+        }
+        c->x->trace = o.trace;
+        c->x->trace_data = o.trace_data;
     }
-    c->t0 = ev_now(c->loop);
+    /* the deadline counts from this call, not from the loop's last
+     * wake-up, which may be long ago if the caller was busy */
+    if (o.deadline > 0.)
+        ev_now_update(ctx->loop);
+    c->t0 = ev_now(c->ctx->loop);
     anysock__he_init(&c->he, c->t0, delay, rdelay, o.deadline, pref,
                      v4 && v6, o.first_family_count, &c->one_e, 1);
     if (v4 == 0 && v6 == 0) {

@@ -18,14 +18,14 @@ void anysock__he_init(anysock__he *h, double now, double delay,
 {
     memset(h, 0, sizeof *h);
     h->e = storage;
-    h->cap = storage != NULL ? ncap : 0;
+    h->cap = storage != NULL ? (uint16_t)ncap : 0;
     h->e_inline = storage != NULL;
     h->delay = delay > 0. ? delay : 0.;
     h->rdelay = rdelay > 0. ? rdelay : 0.;
     h->deadline = deadline > 0. ? now + deadline : 0.;
-    h->pref = pref;
+    h->pref = (uint8_t)pref;
     h->other_asked = other_asked;
-    h->fafc = fafc > 0 ? fafc : 1;
+    h->fafc = (uint8_t)(fafc < 1 ? 1 : fafc > 255 ? 255 : fafc);
     h->first_answer = -1.;
     h->ngroups = 1;
 }
@@ -58,7 +58,7 @@ int anysock__he_add(anysock__he *h, int family, size_t group)
         if (!h->e_inline)
             anysock__free(h->e);
         h->e = nv;
-        h->cap = ncap;
+        h->cap = (uint16_t)ncap;
         h->e_inline = false;
     }
     e = &h->e[h->n];
@@ -67,6 +67,7 @@ int anysock__he_add(anysock__he *h, int family, size_t group)
     e->group = group > UINT16_MAX ? UINT16_MAX : (uint16_t)group;
     e->state = ANYSOCK__HE_UNTRIED;
     e->order = -1;
+    e->ran = -1.f;
     return (int)h->n++;
 }
 
@@ -81,7 +82,7 @@ void anysock__he_answer(anysock__he *h, double now, int family,
     if (h->first_answer < 0.)
         h->first_answer = now;
     if (ngroups > h->ngroups)
-        h->ngroups = ngroups;
+        h->ngroups = ngroups > UINT16_MAX ? UINT16_MAX : (uint16_t)ngroups;
     if (family == h->pref) {
         h->pref_answers++;
         if (count > 0)
@@ -122,6 +123,22 @@ static bool may_go(anysock__he *h, double now, double *wake)
     return false;
 }
 
+static uint8_t *family_count(anysock__he *h, int family)
+{
+    return family == AF_INET ? &h->started_v4
+           : family == AF_INET6 ? &h->started_v6 : &h->started_other;
+}
+
+/* Untried and its family still under the cap. */
+static bool can_try(const anysock__he *h, const anysock__he_entry *e)
+{
+    unsigned n = e->family == AF_INET ? h->started_v4
+                 : e->family == AF_INET6 ? h->started_v6
+                                         : h->started_other;
+
+    return e->state == ANYSOCK__HE_UNTRIED && n < ANYSOCK__HE_MAX_ATTEMPTS;
+}
+
 static int rank(const anysock__he *h, const anysock__he_entry *e)
 {
     return e->family == h->pref ||
@@ -142,13 +159,11 @@ static long pick(const anysock__he *h)
     long best = -1;
     size_t g = SIZE_MAX;
 
-    if (h->nstarted >= ANYSOCK__HE_MAX_ATTEMPTS)
-        return -1;
     if (h->delay <= 0.) {
         for (size_t i = 0; i < h->n; i++) {
             const anysock__he_entry *e = &h->e[i], *b;
 
-            if (e->state != ANYSOCK__HE_UNTRIED)
+            if (!can_try(h, e))
                 continue;
             if (best < 0) {
                 best = (long)i;
@@ -162,7 +177,7 @@ static long pick(const anysock__he *h)
         return best;
     }
     for (size_t i = 0; i < h->n; i++)
-        if (h->e[i].state == ANYSOCK__HE_UNTRIED && h->e[i].group < g)
+        if (can_try(h, &h->e[i]) && h->e[i].group < g)
             g = h->e[i].group;
     if (g == SIZE_MAX)
         return -1;
@@ -198,7 +213,7 @@ static long pick(const anysock__he *h)
                 if (run >= h->fafc)
                     want_pref = true;
             }
-            if (h->e[take].state == ANYSOCK__HE_UNTRIED)
+            if (can_try(h, &h->e[take]))
                 return take;
         }
     }
@@ -219,7 +234,7 @@ static void end_entry(anysock__he *h, anysock__he_entry *e, double now,
     if (e->state == ANYSOCK__HE_ACTIVE)
         h->nactive--;
     e->state = ANYSOCK__HE_FAILED;
-    e->ended = now;
+    e->ran = (float)(now - e->started);
     e->status = status;
     e->phase = (uint8_t)phase;
 }
@@ -276,19 +291,19 @@ void anysock__he_next(anysock__he *h, double now, anysock__he_action *a)
 
             e->state = ANYSOCK__HE_ACTIVE;
             e->started = now;
-            e->ended = 0.;
+            e->ran = -1.f;
             e->deadline = 0.;
             e->status = 0;
             e->phase = 0;
             e->order = (int16_t)h->nstarted++;
+            (*family_count(h, e->family))++;
             h->nactive++;
             h->next_start = now + h->delay;
             a->kind = ANYSOCK__HE_START;
             a->entry = (size_t)i;
             return;
         }
-        if (i < 0 && h->nactive == 0 &&
-            (h->done || h->nstarted >= ANYSOCK__HE_MAX_ATTEMPTS)) {
+        if (i < 0 && h->nactive == 0 && h->done) {
             h->over = true;
             a->kind = ANYSOCK__HE_FAIL;
             if (h->nstarted > 0 && h->last_err < 0)
@@ -332,7 +347,7 @@ void anysock__he_won(anysock__he *h, size_t i, double now)
         return;
     h->nactive--;
     h->e[i].state = ANYSOCK__HE_WON;
-    h->e[i].ended = now;
+    h->e[i].ran = (float)(now - h->e[i].started);
     h->e[i].status = 0;
     h->e[i].phase = ANYSOCK_PHASE_WON;
     for (size_t k = 0; k < h->n; k++)
@@ -356,7 +371,7 @@ void anysock__he_retry(anysock__he *h, double now)
             e->order = -1;
             e->phase = 0;
             e->status = 0;
-            e->ended = 0.;
+            e->ran = -1.f;
         }
     }
     h->over = false;

@@ -10,9 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* At most this many attempts per call (counted after interleaving, so a
- * name with 100 A records still tries its AAAA second), and this many
- * addresses kept per answer and in all. No real host needs more. */
+/* At most this many attempts per family and call (counted in the
+ * interleaved order, so a name with 100 A records still tries its AAAA
+ * second; per family, so A records that all fail before a late AAAA
+ * answer cannot use up the AAAA's turn), and this many addresses kept
+ * per answer and in all. No real host needs more. */
 #define ANYSOCK__HE_MAX_ATTEMPTS 64
 #define ANYSOCK__HE_MAX_PER_ANSWER 64
 #define ANYSOCK__HE_MAX_ENTRIES 256
@@ -20,11 +22,12 @@
 enum { ANYSOCK__HE_UNTRIED, ANYSOCK__HE_ACTIVE, ANYSOCK__HE_FAILED,
        ANYSOCK__HE_WON };
 
-/* One address, in arrival order; an attempt once started. */
+/* One address, in arrival order; an attempt once started. Small: a
+ * literal host's connect keeps one inline (connect-memory bench). */
 typedef struct anysock__he_entry {
     double started;      /* time the attempt started */
-    double ended;        /* time it ended; 0 while untried or running */
     double deadline;     /* per-attempt timeout as a time; 0 none */
+    float ran;           /* seconds it ran, once ended; < 0 before */
     int status;          /* 0 or the error that ended it */
     uint16_t group;      /* SRV index (0 without SRV) */
     uint8_t family;      /* AF_INET, AF_INET6, AF_UNIX */
@@ -35,23 +38,24 @@ typedef struct anysock__he_entry {
 
 typedef struct anysock__he {
     anysock__he_entry *e;
-    size_t n, cap;
-    bool e_inline;       /* e is the caller's storage: never freed */
     /* configuration */
     double delay;        /* attempt delay (stagger); 0: one at a time */
     double rdelay;       /* resolution delay */
     double deadline;     /* overall deadline as a time; 0 none */
-    int pref;            /* preferred family */
-    bool other_asked;    /* the other family is asked too */
-    int fafc;            /* first address family count, >= 1 */
     /* state */
     double first_answer; /* time of the first answer; < 0 none yet */
     double next_start;   /* an attempt may start beside others from here */
-    size_t ngroups;      /* answers expected per family */
-    unsigned pref_answers, pref_positive;
-    unsigned nstarted, nactive;
     int last_err;
     int res_status;      /* resolution's final status */
+    uint16_t n, cap;
+    uint16_t ngroups;    /* answers expected per family */
+    uint16_t pref_answers, pref_positive;
+    uint16_t nstarted, nactive;
+    uint8_t started_v4, started_v6, started_other;  /* per-family cap */
+    uint8_t pref;        /* preferred family */
+    uint8_t fafc;        /* first address family count, >= 1 */
+    bool e_inline;       /* e is the caller's storage: never freed */
+    bool other_asked;    /* the other family is asked too */
     bool go;             /* §3 satisfied: attempts may start */
     bool done;           /* resolution complete */
     bool over;           /* the call ended (won or failed) */

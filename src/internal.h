@@ -93,6 +93,27 @@ void anysock__dns_detach(anysock__dnsq *q);
 void anysock__dns_stats(const anysock_ctx *ctx, size_t *queued,
                         size_t *inflight);
 
+/* dns.c: the engine's life, for ctx.c. anysock__dns_new sets ctx->res
+ * and ctx->dns_deadline from cfg; servers NULL: the system's. Returns 0,
+ * -ENOMEM, -EINVAL (servers unusable) or ANYSOCK_EDNS. */
+int anysock__dns_new(anysock_ctx *ctx, const anysock_config *cfg,
+                     const char *servers);
+void anysock__dns_free(anysock_ctx *ctx);
+
+/* Tests only: the engine's inner state, and a fixed window (0: AIMD) and
+ * jitter seed (0: keep). */
+typedef struct anysock__dns_debug {
+    size_t fresh, ready, waiting, inflight, done;   /* queries by state */
+    size_t zombies, zombie_cap;  /* abandoned attempts c-ares still holds */
+    size_t window, max_inflight; /* current AIMD window and its cap */
+    size_t channels, sockets;    /* c-ares channels made, sockets open */
+    int active;                  /* engine's own timer/idle/prepare on */
+    uint64_t sends, timeouts, deadlines, flushes, timer_arms, iterations;
+} anysock__dns_debug;
+void anysock__dns_debug_get(const anysock_ctx *ctx, anysock__dns_debug *d);
+void anysock__dns_tune(anysock_ctx *ctx, unsigned fixed_window,
+                       uint64_t seed);
+
 /* ---- resolver streaming (resolver.c), for tcp_connect's Happy Eyeballs.
  * Resolves as anysock_resolve_sockaddr(node, service, "tcp", family, 0)
  * but reports each family's addresses as they arrive:
@@ -158,7 +179,8 @@ void anysock__dns_set_socket_functions(anysock_ctx *ctx,
                                        const struct ares_socket_functions *f,
                                        void *data);
 
-/* resolver.c: one switch from c-ares status to ours; the hosts cache. */
+/* rules.c: one switch from c-ares status to ours. hosts.c: the hosts
+ * cache, which anysock_ctx_free releases with anysock__hosts_free. */
 int anysock__dns_status(int ares_status);
 void anysock__hosts_free(struct anysock__hosts *h);
 
@@ -168,6 +190,46 @@ void anysock__hosts_free(struct anysock__hosts *h);
  * needed. Lets tcp_connect skip the resolver's op for literals. */
 int anysock__resolve_literal(const anysock_ctx *ctx, const char *node,
                              const char *service, anysock_target *t);
+
+/* ---- the hosts file (hosts.c) ----
+ * The addresses of `name` (lowercase) for `family` in file order, at most
+ * `max` of them, from ctx->hosts_path (re-read when it changed). */
+size_t anysock__hosts_find(anysock_ctx *ctx, const char *name, int family,
+                           uint8_t (*out)[16], size_t max);
+
+/* ---- 7.17's rules (rules.c): what to ask, how to order it ---- */
+/* A name a DNS query can carry as written (RFC 1035 lengths, no
+ * backslash: c-ares would read it as an escape). */
+bool anysock__dns_name_ok(const char *name);
+bool anysock__all_digits(const char *s, size_t n);
+bool anysock__digits_to_port(const char *s, size_t n, uint16_t *port);
+/* 7.17's service: port, services name for proto, or name=port; *srvname
+ * (in buf) is the SRV service name when SRV may be asked. Returns 0 or
+ * ANYSOCK_ESERVICE. */
+int anysock__parse_service(const char *service, const char *proto,
+                           uint16_t *port, char *buf, size_t buflen,
+                           const char **srvname);
+/* IDNA (libidn2) for non-ASCII names, then lowercase; *out is malloc'd. */
+int anysock__node_to_ascii(const char *node, char **out);
+struct ares_srv_reply;
+struct anysock__srv_target {
+    const char *host;           /* borrowed from the reply list */
+    uint16_t port;
+};
+/* SRV records in 7.17's order (priority, weighted draw), without "." and
+ * unqueryable targets (*bad set for the latter), at most max. Returns the
+ * count or -ENOMEM. O(n log n). */
+int anysock__srv_order(anysock_ctx *ctx, struct ares_srv_reply *list,
+                       struct anysock__srv_target *out, size_t max,
+                       bool *bad);
+/* The families in 7.17's answer order (preferred first). */
+void anysock__family_order(const anysock_ctx *ctx, int fam[2]);
+/* resolver.c: an A (type 1) or AAAA (28) reply as c-ares 1.18's
+ * ares_parse_a/aaaa_reply reads it, in linear time: the first `max`
+ * addresses into out (16 bytes each); returns an ARES_* status. Exposed
+ * for the differential test against c-ares. */
+int anysock__parse_addrs(const unsigned char *abuf, int alen, int type,
+                         uint8_t (*out)[16], size_t max, size_t *nout);
 
 /* fd helpers: every fd is born non-blocking and close-on-exec.
  * Return the fd or a negated errno. */

@@ -319,24 +319,26 @@ static void test_cancel_at_every_step(void **state)
 }
 
 /* Defect: the 64-attempt cap used to be applied before interleaving, so
- * 64+ A records hid the AAAA one. It is second now. */
+ * 64+ A records hid the AAAA one. It is second now; the cap is per
+ * family. */
 static void test_cap_after_interleave(void **state)
 {
     anysock__he_action a;
     size_t i;
-    int tried = 1;
+    int tried = 1, v4 = 0, v6 = 0;
 
     (void)state;
     init(SD, 0., V4, 1);
     answer(0., V4, 0, 1, 64);
+    answer(0., V4, 0, 1, 10);      /* 74 A records in all */
     answer(0., V6, 0, 1, 1);
     anysock__he_done(&h, 0., 0);
     i = must_start(0.);
     assert_int_equal(fam(i), V4);
     anysock__he_failed(&h, i, 0., -ECONNREFUSED, ANYSOCK_PHASE_CONNECT);
-    assert_int_equal(fam(must_start(0.)), V6);
-    /* and the cap still holds: 64 attempts at most */
-    anysock__he_failed(&h, 64, 0., -ECONNREFUSED, ANYSOCK_PHASE_CONNECT);
+    i = must_start(0.);
+    assert_int_equal(fam(i), V6);
+    anysock__he_failed(&h, i, 0., -ECONNREFUSED, ANYSOCK_PHASE_CONNECT);
     tried++;
     for (;;) {
         a = next(0.);
@@ -348,7 +350,42 @@ static void test_cap_after_interleave(void **state)
     }
     assert_int_equal(a.kind, ANYSOCK__HE_FAIL);
     assert_int_equal(a.status, -ECONNREFUSED);
-    assert_int_equal(tried, ANYSOCK__HE_MAX_ATTEMPTS);
+    for (size_t k = 0; k < h.n; k++) {
+        if (h.e[k].order < 0)
+            continue;
+        if (fam(k) == V4)
+            v4++;
+        else
+            v6++;
+    }
+    /* the cap holds: 64 of the 74 A records, and the AAAA one */
+    assert_int_equal(v4, ANYSOCK__HE_MAX_ATTEMPTS);
+    assert_int_equal(v6, 1);
+    assert_int_equal(tried, ANYSOCK__HE_MAX_ATTEMPTS + 1);
+}
+
+/* The same with the answers streaming: 64 A records all refused before
+ * the AAAA answer arrives still leave the AAAA its turn. */
+static void test_cap_leaves_late_family_its_turn(void **state)
+{
+    anysock__he_action a;
+
+    (void)state;
+    init(SD, 0., V4, 1);
+    answer(0., V4, 0, 1, 64);
+    for (int k = 0; k < 64; k++) {
+        size_t i = must_start(0.001 * k);
+
+        anysock__he_failed(&h, i, 0.001 * k, -ECONNREFUSED,
+                           ANYSOCK_PHASE_CONNECT);
+    }
+    must_wait(0.1, 0.);            /* not done: AAAA may still come */
+    answer(0.2, V6, 0, 1, 1);
+    assert_int_equal(fam(must_start(0.2)), V6);
+    anysock__he_failed(&h, 64, 0.2, -ECONNREFUSED, ANYSOCK_PHASE_CONNECT);
+    anysock__he_done(&h, 0.2, 0);
+    a = next(0.2);
+    assert_int_equal(a.kind, ANYSOCK__HE_FAIL);
 }
 
 /* Defect: a socket() failure starts the next attempt at once. */
@@ -455,6 +492,7 @@ int main(void)
         T(test_deadline_while_resolving),
         T(test_cancel_at_every_step),
         T(test_cap_after_interleave),
+        T(test_cap_leaves_late_family_its_turn),
         T(test_socket_failure_starts_next_at_once),
         T(test_sequential_mode),
         T(test_resolution_status_is_reported),

@@ -37,8 +37,21 @@ struct conn {
     size_t len;
 };
 
+#define LATE_MAX 8192
+
+struct late {
+    double due;
+    struct sockaddr_in to;
+    unsigned short len;
+    unsigned char buf[512];
+};
+
 struct fakedns {
     pthread_t thread;
+    atomic_int mode;
+    atomic_uint delay_ms;
+    struct late *late;     /* FAKEDNS_LATE: a FIFO (one fixed delay) */
+    size_t lhead, ln;
     int udp, tcp, wake[2];
     struct conn conns[MAXCONN];
     struct delayed delayed[MAXDELAY];
@@ -495,6 +508,75 @@ static size_t answer(fakedns *f, const unsigned char *q, size_t qlen,
     return n;
 }
 
+/* The whole-server modes (fakedns_set_mode) for a UDP question q: true
+ * when handled here. */
+static bool whole_server(fakedns *f, const unsigned char *q, size_t n,
+                         const struct sockaddr_in *from)
+{
+    int mode = f->mode;
+    unsigned char r[512];
+    bool delay;
+    size_t rl;
+
+    switch (mode) {
+    case FAKEDNS_MUTE:
+        return true;
+    case FAKEDNS_SERVFAIL:
+    case FAKEDNS_REFUSED:
+        if (n < 12)
+            return true;
+        memcpy(r, q, n);
+        r[2] = 0x81;
+        r[3] = (unsigned char)(0x80 | (mode == FAKEDNS_SERVFAIL ? 2 : 5));
+        memset(r + 6, 0, 6);
+        f->replies++;
+        (void)sendto(f->udp, r, n, 0, (const struct sockaddr *)from,
+                     sizeof *from);
+        return true;
+    case FAKEDNS_LATE:
+        rl = answer(f, q, n, false, r, sizeof r, &delay);
+        if (rl > 0 && f->ln < LATE_MAX) {
+            struct late *l = &f->late[(f->lhead + f->ln++) % LATE_MAX];
+
+            l->due = now() + f->delay_ms / 1000.0;
+            l->to = *from;
+            l->len = (unsigned short)rl;
+            memcpy(l->buf, r, rl);
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void late_send(fakedns *f, int *timeout)
+{
+    double t = now();
+
+    while (f->ln > 0) {
+        struct late *l = &f->late[f->lhead];
+
+        if (l->due > t) {
+            int ms = (int)((l->due - t) * 1000) + 1;
+
+            if (*timeout < 0 || ms < *timeout)
+                *timeout = ms;
+            return;
+        }
+        f->replies++;
+        (void)sendto(f->udp, l->buf, l->len, 0, (struct sockaddr *)&l->to,
+                     sizeof l->to);
+        f->lhead = (f->lhead + 1) % LATE_MAX;
+        f->ln--;
+    }
+}
+
+void fakedns_set_mode(fakedns *f, enum fakedns_mode mode, unsigned delay_ms)
+{
+    f->delay_ms = delay_ms;
+    f->mode = (int)mode;
+}
+
 static void udp_read(fakedns *f)
 {
     unsigned char q[512];
@@ -509,6 +591,8 @@ static void udp_read(fakedns *f)
     if (n <= 0)
         return;
     f->udpq++;
+    if (whole_server(f, q, (size_t)n, &from))
+        return;
     rl = answer(f, q, (size_t)n, false, r, sizeof r, &delay);
     if (rl == 0)
         return;
@@ -595,6 +679,7 @@ static void *run(void *arg)
                     timeout = ms;
             }
         }
+        late_send(f, &timeout);
         p[0] = (struct pollfd){.fd = f->wake[0], .events = POLLIN};
         p[1] = (struct pollfd){.fd = f->udp, .events = POLLIN};
         p[2] = (struct pollfd){.fd = f->tcp, .events = POLLIN};
@@ -650,6 +735,11 @@ int fakedns_start(fakedns **out, uint16_t *port)
 
     if (f == NULL)
         return -ENOMEM;
+    f->late = calloc(LATE_MAX, sizeof *f->late);
+    if (f->late == NULL) {
+        free(f);
+        return -ENOMEM;
+    }
     f->udp = f->tcp = f->wake[0] = f->wake[1] = -1;
     pthread_mutex_init(&f->lock, NULL);
     for (int i = 0; i < MAXCONN; i++)
@@ -695,6 +785,7 @@ fail:
         close(f->wake[0]);
         close(f->wake[1]);
     }
+    free(f->late);
     free(f);
     return rc ? rc : -EIO;
 }
@@ -716,6 +807,7 @@ void fakedns_stop(fakedns *f)
     close(f->wake[0]);
     close(f->wake[1]);
     pthread_mutex_destroy(&f->lock);
+    free(f->late);
     free(f);
 }
 

@@ -67,4 +67,17 @@ enum fakedns_mangle {
     FAKEDNS_M_COUNT
 };
 
+/* ---- whole-server behaviours, for the engine tests ----------------------
+ * FAKEDNS_NORMAL      by label, as above
+ * FAKEDNS_SERVFAIL    every question: rcode 2
+ * FAKEDNS_REFUSED     every question: rcode 5
+ * FAKEDNS_LATE        every UDP question answered as NORMAL would, but
+ *                     delay_ms later (up to 8192 waiting; more are dropped)
+ * FAKEDNS_MUTE        nothing answered */
+enum fakedns_mode {
+    FAKEDNS_NORMAL, FAKEDNS_SERVFAIL, FAKEDNS_REFUSED, FAKEDNS_LATE,
+    FAKEDNS_MUTE
+};
+void fakedns_set_mode(fakedns *f, enum fakedns_mode mode, unsigned delay_ms);
+
 #endif

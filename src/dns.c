@@ -1,0 +1,1278 @@
+/* The DNS query engine: c-ares 1.18 on libev, owning every query from
+ * submission to its end.
+ *
+ * c-ares 1.18 cannot cancel one query, and its retry schedule keeps a
+ * query (its slot, its socket, the channel timer) for up to
+ * timeout * (2^tries - 1) per server. So c-ares only ever gets single
+ * attempts: one channel per (server, round) with tries = 1 and the round's
+ * timeout (timeout << round, as c-ares doubles it), created when first
+ * needed. The schedule across servers and rounds is ours:
+ *  - a query is queued (fresh), sent (one attempt outstanding), waiting
+ *    for a jittered retry, or done (its answer waits to be delivered);
+ *  - an attempt that times out, or whose server says SERVFAIL, REFUSED or
+ *    NOTIMP, or whose server's port is closed (ICMP), moves the query on
+ *    to the next server / round, as c-ares itself would, except that an
+ *    rcode is not final until every server gave one;
+ *  - the lookup deadline counts from the first send (queue time excluded);
+ *  - the number of queries sent at once follows an AIMD window (slow start
+ *    to dns_max_inflight, halved on timeouts, once per window of losses),
+ *    retries first, so rate-limited servers are not flooded.
+ * A query given up on (detached, past its deadline, timed out by our
+ * clock) leaves its c-ares attempt behind as a "zombie": it holds no slot
+ * and delivers nothing. c-ares ends a timed-out zombie at the same moment
+ * we do; a detached one would linger, so a channel whose live attempts are
+ * all gone is flushed with ares_cancel (its socket closes with it), and a
+ * channel with more than max(16, dns_max_inflight) zombies is flushed too,
+ * its live attempts re-sent.
+ *
+ * Callbacks never run inside c-ares or inside anysock__dns_query: results
+ * go to a done list delivered from the loop. All work per loop iteration
+ * (sends, deliveries, expiries) has a budget; the rest continues in the
+ * next iteration (an ev_idle keeps the loop from blocking meanwhile). The
+ * single ev_timer is re-armed once per iteration, from an ev_prepare.
+ * Timer queues: the deadline FIFO (one fixed length, so first-send order
+ * is deadline order), one FIFO of sent attempts per channel (fixed timeout
+ * each) and a binary heap for jittered retries. */
+#include "internal.h"
+
+#include <ares.h>
+#include <arpa/nameser.h>
+#include <errno.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_TIMEOUT 2.0
+#define DEFAULT_TRIES 3
+#define DEFAULT_INFLIGHT 64
+#define MAX_SERVERS 32       /* servers beyond the 32nd are not used */
+#define CWND_INIT 16
+#define CWND_MIN 2
+#define ZOMBIE_MIN 16
+#define BUDGET 256           /* sends / deliveries / expiries per iteration */
+
+typedef struct chan chan;
+typedef struct sockw sockw;
+typedef struct att att;
+
+struct sockw {
+    ev_io io;
+    chan *c;
+    sockw *next;
+};
+
+/* One c-ares query: the callback argument. q is NULL once abandoned. */
+struct att {
+    anysock__dnsq *q;
+    chan *c;
+};
+
+enum { Q_FRESH, Q_READY, Q_SENT, Q_WAIT, Q_DONE, Q_CB };
+
+typedef struct qlist {
+    anysock__dnsq *head, *tail;
+    size_t n;
+} qlist;
+
+struct anysock__dnsq {
+    anysock__dnsq *prev, *next;     /* fresh, ready, done or c->sent */
+    anysock__dnsq *dprev, *dnext;   /* deadline FIFO, once first sent */
+    struct anysock__resolver *r;
+    anysock__dns_cb cb;
+    void *arg;
+    att *att;                       /* Q_SENT: the attempt */
+    chan *c;                        /* Q_SENT: its channel */
+    double due;                     /* Q_SENT: timeout; Q_WAIT: retry */
+    double deadline;                /* 0 until first sent */
+    size_t hidx;                    /* Q_WAIT: heap index */
+    uint64_t seq;                   /* send sequence number (AIMD) */
+    uint32_t skip;                  /* servers done with, one bit each */
+    unsigned try;                   /* attempt index, as c-ares's */
+    int state, type, status;        /* status: last error, or result */
+    unsigned char *abuf;
+    int alen;
+    char name[];
+};
+
+struct chan {
+    struct anysock__resolver *r;
+    ares_channel ch;                /* NULL until first used */
+    int server, round;
+    double tmo;                     /* seconds */
+    sockw *socks;
+    qlist sent;                     /* live attempts, oldest first */
+    unsigned zombies;
+    int udp_fd;
+    bool refused;                   /* its socket saw ECONNREFUSED */
+    bool flush;
+};
+
+struct anysock__resolver {
+    struct ev_loop *loop;
+    ev_prepare prep;
+    ev_idle idle;
+    ev_timer timer;
+    double timer_at;                /* when armed; 0: not */
+    int tmo_ms, tries, nservers;
+    double deadline;
+    struct ares_addr_port_node srv[MAX_SERVERS];
+    chan *chans;                    /* nservers * tries */
+    qlist fresh, ready, done;
+    anysock__dnsq *dhead, *dtail;
+    anysock__dnsq **heap;
+    size_t hn, hcap;
+    size_t nlive;                   /* fresh + ready + sent + waiting */
+    unsigned inflight, max_inflight, fixed, zombie_cap;
+    double cwnd, ssthresh;
+    uint64_t seq, recover, rng;
+    int in_ares;
+    bool want_flush, destroying;
+    bool *alive;                    /* cleared when freed in a callback */
+    const struct ares_socket_functions *tf;   /* tests */
+    void *tdata;
+    anysock__dns_debug dbg;
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- lists --------------------------------------------------------------- */
+
+static void l_push(qlist *l, anysock__dnsq *q)
+{
+    q->next = NULL;
+    q->prev = l->tail;
+    if (l->tail)
+        l->tail->next = q;
+    else
+        l->head = q;
+    l->tail = q;
+    l->n++;
+}
+
+static void l_push_front(qlist *l, anysock__dnsq *q)
+{
+    q->prev = NULL;
+    q->next = l->head;
+    if (l->head)
+        l->head->prev = q;
+    else
+        l->tail = q;
+    l->head = q;
+    l->n++;
+}
+
+static void l_remove(qlist *l, anysock__dnsq *q)
+{
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        l->head = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    else
+        l->tail = q->prev;
+    q->prev = q->next = NULL;
+    l->n--;
+}
+
+static anysock__dnsq *l_pop(qlist *l)
+{
+    anysock__dnsq *q = l->head;
+
+    if (q != NULL)
+        l_remove(l, q);
+    return q;
+}
+
+static void d_push(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    q->dnext = NULL;
+    q->dprev = r->dtail;
+    if (r->dtail)
+        r->dtail->dnext = q;
+    else
+        r->dhead = q;
+    r->dtail = q;
+}
+
+static void d_remove(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    if (q->deadline == 0)
+        return;
+    if (q->dprev)
+        q->dprev->dnext = q->dnext;
+    else
+        r->dhead = q->dnext;
+    if (q->dnext)
+        q->dnext->dprev = q->dprev;
+    else
+        r->dtail = q->dprev;
+    q->dprev = q->dnext = NULL;
+    q->deadline = 0;
+}
+
+/* ---- the retry heap (by due) --------------------------------------------- */
+
+static void h_set(struct anysock__resolver *r, size_t i, anysock__dnsq *q)
+{
+    r->heap[i] = q;
+    q->hidx = i;
+}
+
+static void h_up(struct anysock__resolver *r, size_t i)
+{
+    anysock__dnsq *q = r->heap[i];
+
+    while (i > 0 && r->heap[(i - 1) / 2]->due > q->due) {
+        h_set(r, i, r->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    h_set(r, i, q);
+}
+
+static void h_down(struct anysock__resolver *r, size_t i)
+{
+    anysock__dnsq *q = r->heap[i];
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+
+        if (c >= r->hn)
+            break;
+        if (c + 1 < r->hn && r->heap[c + 1]->due < r->heap[c]->due)
+            c++;
+        if (r->heap[c]->due >= q->due)
+            break;
+        h_set(r, i, r->heap[c]);
+        i = c;
+    }
+    h_set(r, i, q);
+}
+
+static bool h_push(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    if (r->hn == r->hcap) {
+        size_t ncap = r->hcap ? r->hcap * 2 : 64;
+        anysock__dnsq **nh = anysock__malloc(ncap * sizeof *nh);
+
+        if (nh == NULL)
+            return false;
+        if (r->hn)
+            memcpy(nh, r->heap, r->hn * sizeof *nh);
+        anysock__free(r->heap);
+        r->heap = nh;
+        r->hcap = ncap;
+    }
+    h_set(r, r->hn++, q);
+    h_up(r, r->hn - 1);
+    return true;
+}
+
+static void h_remove(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    size_t i = q->hidx;
+    anysock__dnsq *last = r->heap[--r->hn];
+
+    if (i == r->hn)
+        return;
+    h_set(r, i, last);
+    h_up(r, i);
+    h_down(r, last->hidx);
+}
+
+/* ---- libev glue ---------------------------------------------------------- */
+
+static void run_flushes(struct anysock__resolver *r);
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static void sock_state_cb(void *data, ares_socket_t fd, int readable,
+                          int writable)
+{
+    chan *c = data;
+    struct anysock__resolver *r = c->r;
+    sockw **pp, *s;
+    int events = (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0);
+
+    for (pp = &c->socks; (s = *pp) != NULL; pp = &s->next)
+        if (s->io.fd == fd)
+            break;
+    if (events == 0) {
+        if (s != NULL) {
+            ev_io_stop(r->loop, &s->io);
+            *pp = s->next;
+            anysock__free(s);
+            r->dbg.sockets--;
+        }
+        return;
+    }
+    if (s == NULL) {
+        s = anysock__calloc(1, sizeof *s);
+        if (s == NULL)
+            return;   /* the attempt then times out rather than crash */
+        s->c = c;
+        s->next = c->socks;
+        c->socks = s;
+        ev_io_init(&s->io, io_cb, fd, events);
+        r->dbg.sockets++;
+    } else {
+        ev_io_stop(r->loop, &s->io);
+        ev_io_set(&s->io, fd, events);
+    }
+    ev_io_start(r->loop, &s->io);
+}
+
+/* Socket hooks on every channel: atomic NONBLOCK|CLOEXEC, MSG_NOSIGNAL,
+ * and two things c-ares 1.18 cannot tell apart otherwise: ECONNREFUSED
+ * (the port is closed: every attempt on that server moves on at once)
+ * and a full UDP send buffer, which c-ares 1.18 takes for a dead server
+ * (here the datagram counts as lost: the attempt times out and retries).
+ * Tests may route them on to their own hooks (r->tf). */
+static ares_socket_t w_socket(int domain, int type, int protocol, void *data)
+{
+    chan *c = data;
+    struct anysock__resolver *r = c->r;
+    ares_socket_t fd;
+
+    if (r->tf != NULL) {
+        fd = r->tf->asocket(domain, type, protocol, r->tdata);
+    } else {
+        int rc = anysock__socket(domain, type, protocol);
+
+        if (rc < 0) {
+            errno = -rc;
+            return ARES_SOCKET_BAD;
+        }
+        fd = rc;
+        if (type == SOCK_STREAM) {
+            int one = 1;
+
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+    }
+    if (fd != ARES_SOCKET_BAD && type == SOCK_DGRAM)
+        c->udp_fd = fd;
+    return fd;
+}
+
+static int w_close(ares_socket_t fd, void *data)
+{
+    chan *c = data;
+    struct anysock__resolver *r = c->r;
+
+    if (fd == c->udp_fd)
+        c->udp_fd = -1;
+    if (r->tf != NULL)
+        return r->tf->aclose(fd, r->tdata);
+    anysock__close(fd);
+    return 0;
+}
+
+static int w_connect(ares_socket_t fd, const struct sockaddr *sa,
+                     ares_socklen_t len, void *data)
+{
+    chan *c = data;
+    struct anysock__resolver *r = c->r;
+
+    if (r->tf != NULL)
+        return r->tf->aconnect(fd, sa, len, r->tdata);
+    return connect(fd, sa, len);
+}
+
+static ares_ssize_t w_recvfrom(ares_socket_t fd, void *buf, size_t len,
+                               int flags, struct sockaddr *from,
+                               ares_socklen_t *fromlen, void *data)
+{
+    chan *c = data;
+    struct anysock__resolver *r = c->r;
+    ares_ssize_t n;
+
+    if (r->tf != NULL)
+        n = r->tf->arecvfrom(fd, buf, len, flags, from, fromlen, r->tdata);
+    else
+        n = recvfrom(fd, buf, len, flags, from, fromlen);
+    if (n < 0 && errno == ECONNREFUSED)
+        c->refused = true;
+    return n;
+}
+
+static ares_ssize_t w_sendv(ares_socket_t fd, const struct iovec *v, int n,
+                            void *data)
+{
+    chan *c = data;
+    struct anysock__resolver *r = c->r;
+    ares_ssize_t rc;
+
+    if (r->tf != NULL) {
+        rc = r->tf->asendv(fd, v, n, r->tdata);
+    } else {
+        struct msghdr m;
+
+        memset(&m, 0, sizeof m);
+        m.msg_iov = (struct iovec *)(uintptr_t)v;
+        m.msg_iovlen = (size_t)n;
+        rc = sendmsg(fd, &m, MSG_NOSIGNAL);
+    }
+    if (rc < 0 && errno == ECONNREFUSED) {
+        c->refused = true;
+    } else if (rc < 0 && fd == c->udp_fd &&
+               (errno == EAGAIN || errno == EWOULDBLOCK ||
+                errno == ENOBUFS)) {
+        size_t total = 0;
+
+        for (int i = 0; i < n; i++)
+            total += v[i].iov_len;
+        rc = (ares_ssize_t)total;
+    }
+    return rc;
+}
+
+static const struct ares_socket_functions wrap_funcs = {
+    w_socket, w_close, w_connect, w_recvfrom, w_sendv,
+};
+
+/* ---- channels ------------------------------------------------------------ */
+
+static chan *chan_get(struct anysock__resolver *r, int server, int round)
+{
+    chan *c = &r->chans[server * r->tries + round];
+    struct ares_options o;
+    struct ares_addr_port_node node;
+    char lookups[] = "b";
+    int mask;
+
+    if (c->ch != NULL)
+        return c;
+    memset(&o, 0, sizeof o);
+    o.timeout = r->tmo_ms << round;   /* <= 3600000 << 9: fits an int */
+    o.tries = 1;
+    o.ndots = 1;
+    /* NOCHECKRESP: SERVFAIL, REFUSED and NOTIMP come to us, and we move
+     * on to the next server (c-ares would turn them into ECONNREFUSED) */
+    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOCHECKRESP;
+    o.sock_state_cb = sock_state_cb;
+    o.sock_state_cb_data = c;
+    /* everything set: c-ares reads no resolv.conf for this channel */
+    o.lookups = lookups;
+    mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS |
+           ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB | ARES_OPT_NOROTATE |
+           ARES_OPT_SERVERS | ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS |
+           ARES_OPT_SORTLIST;
+    if (ares_init_options(&c->ch, &o, mask) != ARES_SUCCESS) {
+        c->ch = NULL;
+        return NULL;
+    }
+    node = r->srv[server];
+    node.next = NULL;
+    if (ares_set_servers_ports(c->ch, &node) != ARES_SUCCESS) {
+        ares_destroy(c->ch);
+        c->ch = NULL;
+        return NULL;
+    }
+    ares_set_socket_functions(c->ch, &wrap_funcs, c);
+    r->dbg.channels++;
+    return c;
+}
+
+/* ---- query lifecycle ----------------------------------------------------- */
+
+static unsigned window(const struct anysock__resolver *r)
+{
+    unsigned w = r->fixed ? r->fixed : (unsigned)r->cwnd;
+
+    return w < 1 ? 1 : w;
+}
+
+static void grow(struct anysock__resolver *r)
+{
+    if (r->cwnd < r->ssthresh)
+        r->cwnd += 1;                  /* slow start */
+    else
+        r->cwnd += 1.0 / r->cwnd;      /* additive increase */
+    if (r->cwnd > r->max_inflight)
+        r->cwnd = r->max_inflight;
+}
+
+static void shrink(struct anysock__resolver *r, uint64_t seq)
+{
+    if (seq <= r->recover)
+        return;   /* one cut per window of losses, as TCP NewReno */
+    r->ssthresh = r->cwnd / 2 < CWND_MIN ? CWND_MIN : r->cwnd / 2;
+    r->cwnd = r->ssthresh;
+    r->recover = r->seq;
+}
+
+static uint64_t rng_next(struct anysock__resolver *r)
+{
+    uint64_t x = r->rng;
+
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    r->rng = x;
+    return x;
+}
+
+static void want_idle(struct anysock__resolver *r)
+{
+    if (!ev_is_active(&r->idle))
+        ev_idle_start(r->loop, &r->idle);
+}
+
+static void want_prepare(struct anysock__resolver *r)
+{
+    if (!ev_is_active(&r->prep)) {
+        ev_prepare_start(r->loop, &r->prep);
+        ev_unref(r->loop);   /* it alone must not keep the loop running */
+    }
+}
+
+static void request_flush(chan *c)
+{
+    c->flush = true;
+    c->r->want_flush = true;
+}
+
+/* The next (server, round) for q at or after q->try, or false. */
+static bool next_try(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    while (q->try < (unsigned)(r->nservers * r->tries)) {
+        if (!(q->skip & (1u << (q->try % (unsigned)r->nservers))))
+            return true;
+        q->try++;
+    }
+    return false;
+}
+
+/* q is in no list but the deadline FIFO: it is over. */
+static void complete(struct anysock__resolver *r, anysock__dnsq *q,
+                     int status, const unsigned char *abuf, int alen)
+{
+    d_remove(r, q);
+    q->state = Q_DONE;
+    q->status = status;
+    if (abuf != NULL && alen > 0) {
+        q->abuf = anysock__malloc((size_t)alen);
+        if (q->abuf != NULL) {
+            memcpy(q->abuf, abuf, (size_t)alen);
+            q->alen = alen;
+        } else {
+            q->status = ARES_ENOMEM;
+        }
+    }
+    r->nlive--;
+    l_push(&r->done, q);
+    want_idle(r);
+}
+
+/* q's attempt ended without an answer: on to its next one now. */
+static void retry_now(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    if (!next_try(r, q)) {
+        complete(r, q, q->status, NULL, 0);
+        return;
+    }
+    q->state = Q_READY;
+    l_push(&r->ready, q);
+    want_idle(r);
+}
+
+/* ... after a jitter of up to a quarter of the first timeout, so that a
+ * round of timeouts is not resent in one burst. */
+static void retry_later(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    double j = r->tmo_ms / 4000.0 *
+               ((double)(rng_next(r) >> 11) / 9007199254740992.0);
+
+    if (!next_try(r, q)) {
+        complete(r, q, q->status, NULL, 0);
+        return;
+    }
+    q->state = Q_WAIT;
+    q->due = mono() + j;
+    if (!h_push(r, q))
+        retry_now(r, q);
+}
+
+/* Give up q's attempt: c-ares keeps it as a zombie. */
+static void disown(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    chan *c = q->c;
+
+    q->att->q = NULL;
+    q->att = NULL;
+    q->c = NULL;
+    l_remove(&c->sent, q);
+    c->zombies++;
+    r->inflight--;
+    if (c->sent.n == 0 || c->zombies > r->zombie_cap)
+        request_flush(c);
+}
+
+/* The attempt timed out (by c-ares's clock or ours). */
+static void attempt_timeout(struct anysock__resolver *r, anysock__dnsq *q,
+                            uint64_t seq)
+{
+    r->dbg.timeouts++;
+    if (!r->fixed)
+        shrink(r, seq);
+    q->status = ARES_ETIMEOUT;
+    q->try++;
+    retry_later(r, q);
+}
+
+/* The server's port is closed: every attempt on it moves on. */
+static void server_refused(struct anysock__resolver *r, int server)
+{
+    for (int k = 0; k < r->tries; k++) {
+        chan *c = &r->chans[server * r->tries + k];
+        anysock__dnsq *q;
+
+        while ((q = c->sent.head) != NULL) {
+            disown(r, q);
+            q->status = ARES_ECONNREFUSED;
+            q->skip |= 1u << server;
+            q->try++;
+            retry_now(r, q);
+        }
+    }
+}
+
+static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
+                   int alen)
+{
+    att *a = arg;
+    chan *c = a->c;
+    struct anysock__resolver *r = c->r;
+    anysock__dnsq *q = a->q;
+    bool refused = c->refused;
+
+    (void)timeouts;
+    anysock__free(a);
+    c->refused = false;
+    if (q == NULL) {
+        c->zombies--;
+        return;
+    }
+    /* q's current attempt */
+    q->att = NULL;
+    q->c = NULL;
+    l_remove(&c->sent, q);
+    r->inflight--;
+    if (c->sent.n == 0 && c->zombies > 0)
+        request_flush(c);
+    if (r->destroying)
+        return;
+    switch (status) {
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
+        q->state = Q_READY;   /* not ours (we disown first): resend */
+        l_push_front(&r->ready, q);
+        want_idle(r);
+        return;
+    case ARES_ETIMEOUT:
+        attempt_timeout(r, q, q->seq);
+        return;
+    case ARES_ESERVFAIL:
+    case ARES_EREFUSED:
+    case ARES_ENOTIMP:
+        /* as glibc: this server's word is not final while another may
+         * answer */
+        if (!r->fixed)
+            grow(r);
+        q->status = status;
+        q->skip |= 1u << c->server;
+        q->try++;
+        retry_now(r, q);
+        return;
+    case ARES_ECONNREFUSED:
+        q->status = status;
+        q->skip |= 1u << c->server;
+        q->try++;
+        if (refused)
+            server_refused(r, c->server);
+        retry_now(r, q);
+        return;
+    case ARES_SUCCESS:
+    case ARES_ENODATA:
+    case ARES_ENOTFOUND:
+    case ARES_EFORMERR:
+    case ARES_EBADRESP:
+        if (!r->fixed)
+            grow(r);
+        break;
+    default:
+        break;
+    }
+    complete(r, q, status, abuf, alen);
+}
+
+static void send_one(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    chan *c;
+    att *a;
+    double now;
+
+    if (!next_try(r, q)) {
+        complete(r, q, q->status, NULL, 0);
+        return;
+    }
+    c = chan_get(r, (int)(q->try % (unsigned)r->nservers),
+                 (int)(q->try / (unsigned)r->nservers));
+    a = c != NULL ? anysock__malloc(sizeof *a) : NULL;
+    if (a == NULL) {
+        complete(r, q, ARES_ENOMEM, NULL, 0);
+        return;
+    }
+    a->q = q;
+    a->c = c;
+    q->att = a;
+    q->c = c;
+    q->state = Q_SENT;
+    q->seq = ++r->seq;
+    now = mono();
+    q->due = now + c->tmo;
+    l_push(&c->sent, q);
+    r->inflight++;
+    r->dbg.sends++;
+    if (q->deadline == 0) {
+        q->deadline = now + r->deadline;
+        d_push(r, q);
+    }
+    r->in_ares++;
+    /* ares_query, not ares_search: names are absolute, see README */
+    ares_query(c->ch, q->name, ns_c_in, q->type, att_cb, a);
+    r->in_ares--;
+    /* still out (not ended inside ares_query): time it from now, when
+     * c-ares did too; it stays the tail of c->sent, so the FIFO holds */
+    if (q->att == a)
+        q->due = mono() + c->tmo;
+}
+
+static void pump(struct anysock__resolver *r)
+{
+    for (int n = 0; n < BUDGET && r->inflight < window(r); n++) {
+        anysock__dnsq *q = l_pop(&r->ready);
+
+        if (q == NULL)
+            q = l_pop(&r->fresh);
+        if (q == NULL)
+            break;
+        send_one(r, q);
+    }
+}
+
+static void flush(struct anysock__resolver *r, chan *c)
+{
+    anysock__dnsq *q;
+
+    c->flush = false;
+    /* live attempts go back to the front of the queue, untouched */
+    while ((q = c->sent.tail) != NULL) {
+        disown(r, q);
+        q->state = Q_READY;
+        l_push_front(&r->ready, q);
+        want_idle(r);
+    }
+    c->flush = false;
+    if (c->ch == NULL)
+        return;
+    r->dbg.flushes++;
+    r->in_ares++;
+    ares_cancel(c->ch);   /* every zombie; its sockets close with them */
+    r->in_ares--;
+    c->refused = false;
+}
+
+static void run_flushes(struct anysock__resolver *r)
+{
+    if (!r->want_flush || r->in_ares)
+        return;
+    r->want_flush = false;
+    for (int i = 0; i < r->nservers * r->tries; i++)
+        if (r->chans[i].flush)
+            flush(r, &r->chans[i]);
+}
+
+/* Nothing live: no socket, watcher or timer is left. */
+static void release(struct anysock__resolver *r)
+{
+    for (int i = 0; i < r->nservers * r->tries; i++) {
+        chan *c = &r->chans[i];
+
+        if (c->zombies > 0 || c->flush)
+            flush(r, c);
+    }
+    r->want_flush = false;
+    ev_timer_stop(r->loop, &r->timer);
+    r->timer_at = 0;
+    ev_idle_stop(r->loop, &r->idle);
+    if (ev_is_active(&r->prep)) {
+        ev_ref(r->loop);
+        ev_prepare_stop(r->loop, &r->prep);
+    }
+}
+
+/* Once per loop iteration (and when the last query goes): stop
+ * everything, or re-arm the one timer for the earliest due. */
+static void settle(struct anysock__resolver *r)
+{
+    double next = 0;
+    bool work;
+
+    if (r->in_ares)
+        return;
+    if (r->nlive == 0 && r->done.n == 0) {
+        release(r);
+        return;
+    }
+    run_flushes(r);
+    for (int i = 0; i < r->nservers * r->tries; i++) {
+        anysock__dnsq *q = r->chans[i].sent.head;
+
+        if (q != NULL && (next == 0 || q->due < next))
+            next = q->due;
+    }
+    if (r->dhead != NULL && (next == 0 || r->dhead->deadline < next))
+        next = r->dhead->deadline;
+    if (r->hn > 0 && (next == 0 || r->heap[0]->due < next))
+        next = r->heap[0]->due;
+    if (next != r->timer_at) {
+        ev_timer_stop(r->loop, &r->timer);
+        r->timer_at = next;
+        if (next != 0) {
+            double now;
+
+            /* libev counts from its cached time: bring it up to date so
+             * the timer does not fire before c-ares's own deadline */
+            ev_now_update(r->loop);
+            now = mono();
+            ev_timer_set(&r->timer, next > now ? next - now : 0., 0.);
+            ev_timer_start(r->loop, &r->timer);
+            r->dbg.timer_arms++;
+        }
+    }
+    work = r->done.n > 0 || r->want_flush ||
+           ((r->ready.n > 0 || r->fresh.n > 0) && r->inflight < window(r));
+    if (work)
+        want_idle(r);
+    else
+        ev_idle_stop(r->loop, &r->idle);
+}
+
+/* Hand results over; false when a callback freed the context. */
+static bool drain(struct anysock__resolver *r)
+{
+    bool alive = true, *outer = r->alive;
+
+    r->alive = &alive;
+    for (int n = 0; n < BUDGET && r->done.head != NULL; n++) {
+        anysock__dnsq *q = l_pop(&r->done);
+
+        q->state = Q_CB;
+        q->cb(q->arg, q->status, q->abuf, q->alen);
+        anysock__free(q->abuf);
+        anysock__free(q);
+        if (!alive) {
+            if (outer != NULL)
+                *outer = false;
+            return false;
+        }
+    }
+    r->alive = outer;
+    if (r->done.n > 0)
+        want_idle(r);
+    return true;
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct anysock__resolver *r =
+        anysock__container_of(w, struct anysock__resolver, prep);
+
+    (void)loop;
+    (void)revents;
+    r->dbg.iterations++;
+    run_flushes(r);
+    if (!drain(r))
+        return;
+    pump(r);
+    run_flushes(r);
+    settle(r);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    /* only keeps the loop from blocking: prepare_cb does the work */
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    chan *c = ((sockw *)(void *)w)->c;
+    struct anysock__resolver *r = c->r;
+    int fd = w->fd;
+
+    (void)loop;
+    r->in_ares++;
+    /* may close the socket and free w through sock_state_cb */
+    ares_process_fd(c->ch, (revents & EV_READ) ? fd : ARES_SOCKET_BAD,
+                    (revents & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+    r->in_ares--;
+    run_flushes(r);
+    if (!drain(r))
+        return;
+    if (r->nlive == 0 && r->done.n == 0)
+        release(r);
+}
+
+static void expire(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    switch (q->state) {
+    case Q_SENT:
+        disown(r, q);
+        break;
+    case Q_WAIT:
+        h_remove(r, q);
+        break;
+    case Q_READY:
+        l_remove(&r->ready, q);
+        break;
+    default:
+        break;
+    }
+    r->dbg.deadlines++;
+    complete(r, q, ARES_ETIMEOUT, NULL, 0);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct anysock__resolver *r =
+        anysock__container_of(w, struct anysock__resolver, timer);
+    double now = mono();
+    int n = 0;
+
+    (void)loop;
+    (void)revents;
+    r->timer_at = 0;
+    /* c-ares ends its own timed-out attempts first (att_cb) */
+    for (int i = 0; i < r->nservers * r->tries; i++) {
+        chan *c = &r->chans[i];
+
+        if (c->sent.head != NULL && c->sent.head->due <= now) {
+            r->in_ares++;
+            ares_process_fd(c->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+            r->in_ares--;
+        }
+    }
+    /* what it has not ended yet is over by our clock */
+    for (int i = 0; i < r->nservers * r->tries; i++) {
+        chan *c = &r->chans[i];
+        anysock__dnsq *q;
+
+        while (n < BUDGET && (q = c->sent.head) != NULL && q->due <= now) {
+            disown(r, q);
+            attempt_timeout(r, q, q->seq);
+            n++;
+        }
+    }
+    while (n < BUDGET && r->dhead != NULL && r->dhead->deadline <= now) {
+        expire(r, r->dhead);
+        n++;
+    }
+    while (n < BUDGET && r->hn > 0 && r->heap[0]->due <= now) {
+        anysock__dnsq *q = r->heap[0];
+
+        h_remove(r, q);
+        q->state = Q_READY;
+        l_push(&r->ready, q);
+        n++;
+    }
+    if (n == BUDGET)
+        want_idle(r);   /* more next iteration; settle re-arms at 0 */
+    run_flushes(r);
+    if (!drain(r))
+        return;
+    want_idle(r);       /* settle (prepare) re-arms the timer */
+}
+
+/* ---- interface ------------------------------------------------------------ */
+
+int anysock__dns_query(anysock_ctx *ctx, const char *name, int type,
+                       anysock__dns_cb cb, void *arg, anysock__dnsq **out)
+{
+    struct anysock__resolver *r = ctx->res;
+    size_t n = strlen(name);
+    anysock__dnsq *q = anysock__malloc(sizeof *q + n + 1);
+
+    if (q == NULL)
+        return -ENOMEM;
+    memset(q, 0, sizeof *q);
+    memcpy(q->name, name, n + 1);
+    q->r = r;
+    q->cb = cb;
+    q->arg = arg;
+    q->type = type;
+    q->state = Q_FRESH;
+    q->status = ARES_ETIMEOUT;
+    l_push(&r->fresh, q);
+    r->nlive++;
+    *out = q;
+    /* sent from the next prepare, never from here */
+    want_prepare(r);
+    want_idle(r);
+    return 0;
+}
+
+void anysock__dns_detach(anysock__dnsq *q)
+{
+    struct anysock__resolver *r = q->r;
+
+    switch (q->state) {
+    case Q_CB:
+        return;   /* inside its own callback: freed after it */
+    case Q_DONE:
+        l_remove(&r->done, q);
+        anysock__free(q->abuf);
+        break;
+    case Q_FRESH:
+        l_remove(&r->fresh, q);
+        r->nlive--;
+        break;
+    case Q_READY:
+        l_remove(&r->ready, q);
+        d_remove(r, q);
+        r->nlive--;
+        break;
+    case Q_WAIT:
+        h_remove(r, q);
+        d_remove(r, q);
+        r->nlive--;
+        break;
+    case Q_SENT:
+        disown(r, q);
+        d_remove(r, q);
+        r->nlive--;
+        break;
+    default:
+        break;
+    }
+    anysock__free(q);
+    if (r->in_ares || r->destroying)
+        return;
+    if (r->nlive == 0 && r->done.n == 0)
+        release(r);    /* sockets, watchers and timer go now */
+    else
+        run_flushes(r);
+}
+
+void anysock__dns_stats(const anysock_ctx *ctx, size_t *queued,
+                        size_t *inflight)
+{
+    const struct anysock__resolver *r = ctx->res;
+
+    *queued = r->fresh.n + r->ready.n + r->hn;
+    *inflight = r->inflight;
+}
+
+void anysock__dns_debug_get(const anysock_ctx *ctx, anysock__dns_debug *d)
+{
+    const struct anysock__resolver *r = ctx->res;
+    unsigned z = 0;
+
+    *d = r->dbg;
+    for (int i = 0; i < r->nservers * r->tries; i++)
+        z += r->chans[i].zombies;
+    d->fresh = r->fresh.n;
+    d->ready = r->ready.n;
+    d->waiting = r->hn;
+    d->inflight = r->inflight;
+    d->done = r->done.n;
+    d->zombies = z;
+    d->zombie_cap = r->zombie_cap;
+    d->window = window(r);
+    d->max_inflight = r->max_inflight;
+    d->active = ev_is_active(&r->timer) + ev_is_active(&r->idle) +
+                ev_is_active(&r->prep);
+}
+
+void anysock__dns_tune(anysock_ctx *ctx, unsigned fixed_window, uint64_t seed)
+{
+    struct anysock__resolver *r = ctx->res;
+
+    r->fixed = fixed_window;
+    if (seed != 0)
+        r->rng = seed;
+}
+
+void anysock__dns_set_socket_functions(anysock_ctx *ctx,
+                                       const struct ares_socket_functions *f,
+                                       void *data)
+{
+    ctx->res->tf = f;
+    ctx->res->tdata = data;
+}
+
+int anysock__dns_new(anysock_ctx *ctx, const anysock_config *cfg,
+                     const char *servers)
+{
+    struct anysock__resolver *r;
+    struct ares_options o;
+    struct ares_addr_port_node *list = NULL, *p;
+    ares_channel tmpl;
+    double timeout = cfg->dns_timeout > 0 ? cfg->dns_timeout
+                                          : DEFAULT_TIMEOUT;
+    int tries = cfg->dns_tries > 0 ? cfg->dns_tries : DEFAULT_TRIES;
+    int rc, n = 0;
+    double eff;
+
+    /* the server list, as c-ares reads it (resolv.conf when NULL) */
+    memset(&o, 0, sizeof o);
+    o.flags = ARES_FLAG_NOSEARCH;
+    rc = ares_init_options(&tmpl, &o, ARES_OPT_FLAGS);
+    if (rc != ARES_SUCCESS)
+        return rc == ARES_ENOMEM ? -ENOMEM : ANYSOCK_EDNS;
+    if (servers != NULL &&
+        ares_set_servers_ports_csv(tmpl, servers) != ARES_SUCCESS) {
+        ares_destroy(tmpl);
+        return -EINVAL;
+    }
+    rc = ares_get_servers_ports(tmpl, &list);
+    ares_destroy(tmpl);
+    if (rc != ARES_SUCCESS)
+        return -ENOMEM;
+    r = anysock__calloc(1, sizeof *r);
+    if (r == NULL) {
+        ares_free_data(list);
+        return -ENOMEM;
+    }
+    for (p = list; p != NULL && n < MAX_SERVERS; p = p->next)
+        r->srv[n++] = *p;
+    ares_free_data(list);
+    if (n == 0) {   /* c-ares always has one; be safe */
+        anysock__free(r);
+        return ANYSOCK_EDNS;
+    }
+    r->chans = anysock__calloc((size_t)(n * tries), sizeof *r->chans);
+    if (r->chans == NULL) {
+        anysock__free(r);
+        return -ENOMEM;
+    }
+    r->nservers = n;
+    r->tries = tries;
+    for (int s = 0; s < n; s++) {
+        for (int k = 0; k < tries; k++) {
+            chan *c = &r->chans[s * tries + k];
+
+            c->r = r;
+            c->server = s;
+            c->round = k;
+            c->udp_fd = -1;
+        }
+    }
+    r->loop = ctx->loop;
+    /* c-ares counts whole milliseconds and at least one: round up and
+     * clamp here, so that the deadline below uses the same figure */
+    r->tmo_ms = (int)(timeout * 1000 + 0.999);
+    if (r->tmo_ms < 1)
+        r->tmo_ms = 1;
+    for (int s = 0; s < n; s++)
+        for (int k = 0; k < tries; k++)
+            r->chans[s * tries + k].tmo = (double)(r->tmo_ms << k) / 1000.0;
+    eff = r->tmo_ms / 1000.0;
+    /* the lookup deadline, from the first send: one server's full retry
+     * schedule plus one first-try timeout, so a mute first server still
+     * leaves the second its turn; 2 s, 3 tries: 16 s */
+    r->deadline = eff * ((1 << tries) - 1) + eff;
+    ctx->dns_deadline = r->deadline;
+    r->max_inflight = cfg->dns_max_inflight > 0 ?
+                      (unsigned)cfg->dns_max_inflight : DEFAULT_INFLIGHT;
+    r->cwnd = r->max_inflight < CWND_INIT ? r->max_inflight : CWND_INIT;
+    r->ssthresh = r->max_inflight;
+    r->zombie_cap = r->max_inflight > ZOMBIE_MIN ? r->max_inflight
+                                                 : ZOMBIE_MIN;
+    r->rng = ctx->rng ^ 0x9e3779b97f4a7c15u;
+    if (r->rng == 0)
+        r->rng = 1;
+    ev_prepare_init(&r->prep, prepare_cb);
+    ev_idle_init(&r->idle, idle_cb);
+    ev_init(&r->timer, timer_cb);
+    ctx->res = r;
+    return 0;
+}
+
+static void free_list(qlist *l)
+{
+    anysock__dnsq *q;
+
+    while ((q = l_pop(l)) != NULL) {
+        anysock__free(q->abuf);
+        anysock__free(q);
+    }
+}
+
+void anysock__dns_free(anysock_ctx *ctx)
+{
+    struct anysock__resolver *r = ctx->res;
+
+    if (r == NULL)
+        return;
+    r->destroying = true;
+    if (r->alive != NULL)
+        *r->alive = false;
+    /* every op was cancelled first, so only orphans are left */
+    free_list(&r->fresh);
+    free_list(&r->ready);
+    free_list(&r->done);
+    while (r->hn > 0) {
+        anysock__dnsq *q = r->heap[0];
+
+        h_remove(r, q);
+        anysock__free(q);
+    }
+    for (int i = 0; i < r->nservers * r->tries; i++) {
+        chan *c = &r->chans[i];
+        anysock__dnsq *q;
+
+        while ((q = c->sent.head) != NULL) {
+            disown(r, q);
+            anysock__free(q);
+        }
+        if (c->ch != NULL) {
+            r->in_ares++;
+            ares_destroy(c->ch);   /* zombies end: att_cb frees them */
+            r->in_ares--;
+        }
+        while (c->socks != NULL) {
+            sockw *s = c->socks;
+
+            c->socks = s->next;
+            ev_io_stop(r->loop, &s->io);
+            anysock__free(s);
+        }
+    }
+    ev_timer_stop(r->loop, &r->timer);
+    ev_idle_stop(r->loop, &r->idle);
+    if (ev_is_active(&r->prep)) {
+        ev_ref(r->loop);
+        ev_prepare_stop(r->loop, &r->prep);
+    }
+    anysock__free(r->heap);
+    anysock__free(r->chans);
+    anysock__free(r);
+    ctx->res = NULL;
+}
