@@ -19,6 +19,11 @@ static const struct {
     { "parse-ipv6", "glibc-inet_pton", 2.0 },
     { "format-ipv6", "glibc-inet_ntop", 5.0 },
     { "parse-hostport", "libevent-evutil_parse_sockaddr_port", 3.0 },
+    /* issue 14 */
+    { "parse-ipv4-mixed", "glibc-inet_pton", 1.5 },
+    { "parse-ipv6-mixed", "glibc-inet_pton", 2.5 },
+    { "format-ipv6-mixed", "glibc-inet_ntop", 5.0 },
+    { "parse-hostport-mixed", "libevent-evutil_parse_sockaddr_port", 3.0 },
     { "accept-64", "raw-epoll", 0.95 },
     { "accept-64", "libuv", 0.95 },
     { "connect-64", "raw-epoll", 0.95 },
