@@ -516,8 +516,8 @@ static void bench_addr_mixed(const bench_opts *o, corpus *c, long passes)
         build_ipv4_mixed(c);
         c->passes = passes;
         bench_side s[] = {
-            { "ours", r_ours_ipv4, c, NULL },
-            { "glibc-inet_pton", r_glibc_ipv4, c, NULL },
+            { "ours", r_ours_ipv4, c, NULL, NULL },
+            { "glibc-inet_pton", r_glibc_ipv4, c, NULL, NULL },
         };
         bench_compare(o, "parse-ipv4-mixed", "ns/op", false, s, 2,
                       "dotted decimal 9/16, octal, hex, one number, short "
@@ -529,8 +529,8 @@ static void bench_addr_mixed(const bench_opts *o, corpus *c, long passes)
     c->passes = passes;
     if (bench_want(o, "parse-ipv6-mixed")) {
         bench_side s[] = {
-            { "ours", r_ours_ipv6, c, NULL },
-            { "glibc-inet_pton", r_glibc_ipv6, c, NULL },
+            { "ours", r_ours_ipv6, c, NULL, NULL },
+            { "glibc-inet_pton", r_glibc_ipv6, c, NULL, NULL },
         };
         bench_compare(o, "parse-ipv6-mixed", "ns/op", false, s, 2,
                       "canonical, full, zero-padded, upper-case and "
@@ -539,8 +539,8 @@ static void bench_addr_mixed(const bench_opts *o, corpus *c, long passes)
     if (bench_want(o, "format-ipv6-mixed")) {
         c->passes = passes / 2;
         bench_side s[] = {
-            { "ours", r_ours_fmt6, c, NULL },
-            { "glibc-inet_ntop", r_glibc_fmt6, c, NULL },
+            { "ours", r_ours_fmt6, c, NULL, NULL },
+            { "glibc-inet_ntop", r_glibc_fmt6, c, NULL, NULL },
         };
         bench_compare(o, "format-ipv6-mixed", "ns/op", false, s, 2,
                       "link-local, documentation, /48, loopback, mapped, "
@@ -551,9 +551,9 @@ static void bench_addr_mixed(const bench_opts *o, corpus *c, long passes)
         build_hostport_mixed(c);
         c->passes = passes;
         bench_side s[] = {
-            { "ours", r_ours_hp, c, NULL },
+            { "ours", r_ours_hp, c, NULL, NULL },
             { "libevent-evutil_parse_sockaddr_port", r_libevent_hp, c,
-              NULL },
+              NULL, NULL },
         };
         bench_compare(o, "parse-hostport-mixed", "ns/op", false, s, 2,
                       "v4:port, [v6]:port, bare v6, name:port, bare names, "
@@ -591,8 +591,8 @@ void bench_addr(const bench_opts *in)
         build_ipv4(c);
         c->passes = passes;
         bench_side s[] = {
-            { "ours", r_ours_ipv4, c, NULL },
-            { "glibc-inet_pton", r_glibc_ipv4, c, NULL },
+            { "ours", r_ours_ipv4, c, NULL, NULL },
+            { "glibc-inet_pton", r_glibc_ipv4, c, NULL, NULL },
         };
         bench_compare(o, "parse-ipv4", "ns/op", false, s, 2, NULL);
     }
@@ -601,16 +601,16 @@ void bench_addr(const bench_opts *in)
     c->passes = passes;
     if (bench_want(o, "parse-ipv6")) {
         bench_side s[] = {
-            { "ours", r_ours_ipv6, c, NULL },
-            { "glibc-inet_pton", r_glibc_ipv6, c, NULL },
+            { "ours", r_ours_ipv6, c, NULL, NULL },
+            { "glibc-inet_pton", r_glibc_ipv6, c, NULL, NULL },
         };
         bench_compare(o, "parse-ipv6", "ns/op", false, s, 2, NULL);
     }
     if (bench_want(o, "format-ipv6")) {
         c->passes = passes / 2;
         bench_side s[] = {
-            { "ours", r_ours_fmt6, c, NULL },
-            { "glibc-inet_ntop", r_glibc_fmt6, c, NULL },
+            { "ours", r_ours_fmt6, c, NULL, NULL },
+            { "glibc-inet_ntop", r_glibc_fmt6, c, NULL, NULL },
         };
         bench_compare(o, "format-ipv6", "ns/op", false, s, 2, NULL);
     }
@@ -619,9 +619,9 @@ void bench_addr(const bench_opts *in)
         build_hostport(c);
         c->passes = passes;
         bench_side s[] = {
-            { "ours", r_ours_hp, c, NULL },
+            { "ours", r_ours_hp, c, NULL, NULL },
             { "libevent-evutil_parse_sockaddr_port", r_libevent_hp, c,
-              NULL },
+              NULL, NULL },
         };
         bench_compare(o, "parse-hostport", "ns/op", false, s, 2,
                       "ours splits (spans); libevent also parses the "

@@ -517,10 +517,10 @@ void bench_dns(const bench_opts *o)
     if (bench_want(o, "resolve-64")) {
         e.inflight = 64;
         bench_side s[] = {
-            { "ours", resolve_ours, &e, e.ctx ? NULL : "no ctx" },
-            { "c-ares", resolve_cares, &e, NULL },
-            { "getaddrinfo-8threads", resolve_gai, &e, nskip },
-            { "libuv-uv_getaddrinfo", resolve_libuv, &e, nskip },
+            { "ours", resolve_ours, &e, e.ctx ? NULL : "no ctx", NULL },
+            { "c-ares", resolve_cares, &e, NULL, NULL },
+            { "getaddrinfo-8threads", resolve_gai, &e, nskip, NULL },
+            { "libuv-uv_getaddrinfo", resolve_libuv, &e, nskip, NULL },
         };
         bench_compare(o, "resolve-64", "names/s", true, s, 4,
                       "A and AAAA per name (family 0 / AF_UNSPEC)");
@@ -529,8 +529,8 @@ void bench_dns(const bench_opts *o)
         e.inflight = 1024;
         e.failures = 0;
         bench_side s[] = {
-            { "ours", resolve_ours, &e, e.ctx ? NULL : "no ctx" },
-            { "ours-64", resolve_ours_64, &e, e.ctx ? NULL : "no ctx" },
+            { "ours", resolve_ours, &e, e.ctx ? NULL : "no ctx", NULL },
+            { "ours-64", resolve_ours_64, &e, e.ctx ? NULL : "no ctx", NULL },
         };
         bench_compare(o, "resolve-1024", "names/s", true, s, 2, NULL);
         /* its own line: the BENCH line's format is fixed */

@@ -2,8 +2,13 @@
  * instead, side by side in one run (issue 6). */
 #include "bench.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,14 @@ static const struct {
     { "resolve-64", "libuv-uv_getaddrinfo", 4.0 },
     { "resolve-1024", "ours-64", 0.9 },
     { "connect-memory", "libuv", 1.0 },
+    /* issue 14: CPU rows are peer/ours */
+    { "resolve-64-dual", "c-ares", 1.0 },
+    { "resolve-64-dual", "raw-udp", 0.8 },
+    { "resolve-cpu", "c-ares", 1.1 },
+    { "accept-cpu", "raw-epoll", 0.95 },
+    { "accept-cpu", "libuv", 0.95 },
+    { "connect-cpu", "raw-epoll", 0.95 },
+    { "connect-cpu", "libuv", 0.95 },
     { "accept-allocs", "zero", INFINITY },
 };
 
@@ -51,6 +64,52 @@ double bench_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double bench_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+bool bench_new_netns(const char *port_range, char *why, size_t n)
+{
+    struct ifreq ifr;
+    int fd;
+    bool ok;
+
+    if (unshare(CLONE_NEWNET) < 0) {
+        snprintf(why, n, "unshare: %s (needs root)", strerror(errno));
+        return false;
+    }
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+    ifr.ifr_flags |= IFF_UP;
+    ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        snprintf(why, n, "loopback up: %s", strerror(errno));
+        return false;
+    }
+    if (port_range) {
+        /* net.* sysctls belong to the namespace of whoever opens them */
+        fd = open("/proc/sys/net/ipv4/ip_local_port_range",
+                  O_WRONLY | O_CLOEXEC);
+        ok = fd >= 0 && write(fd, port_range, strlen(port_range)) ==
+                            (ssize_t)strlen(port_range);
+        if (fd >= 0)
+            close(fd);
+        if (!ok) {
+            snprintf(why, n, "ip_local_port_range: %s", strerror(errno));
+            return false;
+        }
+    }
+    return true;
 }
 
 void bench_pin(int cpu)
@@ -130,30 +189,14 @@ static void fmt_ratio(char *buf, size_t n, double ours, double peer,
         snprintf(buf, n, "%.3f", r);
 }
 
-void bench_compare(const bench_opts *o, const char *workload,
-                   const char *unit, bool higher_better, bench_side *sides,
-                   int nsides, const char *note)
+/* The table rows and BENCH lines of one workload from per-round values. */
+static void report(const char *workload, const char *unit,
+                   bool higher_better, bench_side *sides, int nsides,
+                   double vals[][64], int rounds, const char *note)
 {
-    double vals[BENCH_MAX_SIDES][64];
     double med[BENCH_MAX_SIDES], lo[BENCH_MAX_SIDES], hi[BENCH_MAX_SIDES];
-    int rounds = o->rounds > 64 ? 64 : o->rounds;
     char a[32], b[32], c[32], r[32];
 
-    /* A B A B ...: every side runs once per round, so slow drifts of the
-     * machine hit all sides alike; the median drops the outliers. Round -1
-     * is a warm-up (first-use allocations, page faults) and not recorded;
-     * the order rotates so no side always runs right after the same one. */
-    for (int i = -1; i < rounds; i++)
-        for (int k = 0; k < nsides; k++) {
-            int s = (k + (i < 0 ? 0 : i)) % nsides;
-            bool run = sides[s].skip == NULL &&
-                       (o->side == NULL ||
-                        strcmp(o->side, sides[s].name) == 0);
-            double v = run ? sides[s].round(sides[s].arg) : NAN;
-
-            if (i >= 0)
-                vals[s][i] = v < 0 ? NAN : v;
-        }
     for (int s = 0; s < nsides; s++)
         med[s] = median(vals[s], rounds, &lo[s], &hi[s]);
 
@@ -197,6 +240,59 @@ void bench_compare(const bench_opts *o, const char *workload,
     fflush(stdout);
 }
 
+void bench_compare_cpu(const bench_opts *o, const char *workload,
+                       const char *unit, bool higher_better,
+                       bench_side *sides, int nsides, const char *note,
+                       const char *cpu_workload, const char *cpu_unit,
+                       const char *cpu_note)
+{
+    double vals[BENCH_MAX_SIDES][64], cpu[BENCH_MAX_SIDES][64];
+    int rounds = o->rounds > 64 ? 64 : o->rounds;
+    bench_side cs[BENCH_MAX_SIDES];
+    int ncs = 0;
+    char cu[32];
+
+    /* A B A B ...: every side runs once per round, so slow drifts of the
+     * machine hit all sides alike; the median drops the outliers. Round -1
+     * is a warm-up (first-use allocations, page faults) and not recorded;
+     * the order rotates so no side always runs right after the same one. */
+    for (int i = -1; i < rounds; i++)
+        for (int k = 0; k < nsides; k++) {
+            int s = (k + (i < 0 ? 0 : i)) % nsides;
+            bool run = sides[s].skip == NULL &&
+                       (o->side == NULL ||
+                        strcmp(o->side, sides[s].name) == 0);
+            double v = run ? sides[s].round(sides[s].arg) : NAN;
+
+            if (i < 0)
+                continue;
+            vals[s][i] = v < 0 ? NAN : v;
+            cpu[s][i] = isnan(vals[s][i]) || sides[s].cpu == NULL
+                            ? NAN : *sides[s].cpu;
+        }
+    report(workload, unit, higher_better, sides, nsides, vals, rounds, note);
+    if (cpu_workload == NULL)
+        return;
+    /* the CPU rows: the sides that measured it, ours first */
+    for (int s = 0; s < nsides; s++)
+        if (sides[s].cpu) {
+            cs[ncs] = sides[s];
+            memcpy(vals[ncs], cpu[s], sizeof cpu[s]);
+            ncs++;
+        }
+    snprintf(cu, sizeof cu, "us/%s", cpu_unit);
+    if (ncs > 1)
+        report(cpu_workload, cu, false, cs, ncs, vals, rounds, cpu_note);
+}
+
+void bench_compare(const bench_opts *o, const char *workload,
+                   const char *unit, bool higher_better, bench_side *sides,
+                   int nsides, const char *note)
+{
+    bench_compare_cpu(o, workload, unit, higher_better, sides, nsides, note,
+                      NULL, NULL, NULL);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -204,7 +300,8 @@ static void usage(FILE *f)
         "  --quick      every workload in at most 3 minutes on 2 cores\n"
         "  --rounds N   A B A B rounds per workload (>= 5; default 7 quick,"
         " 15 full)\n"
-        "  --only W     run one workload (parse-ipv4, accept-64, ...)\n"
+        "  --only W     run one workload (parse-ipv4, accept-64, ...; a CPU\n"
+        "               row comes with its throughput row: --only accept-64)\n"
         "  --side S     run only implementation S (\"ours\"; for profiling)\n"
         "Run as root for the resolve rows: the bench unshares a network and\n"
         "mount namespace so glibc and libuv can reach its dnsmasq on :53.\n");
