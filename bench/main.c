@@ -219,7 +219,9 @@ static void report(const char *workload, const char *unit,
                       : (rv >= t ? "met" : "MISSED"));
         char tt[32];
 
-        if (isinf(t))
+        if (isnan(t))   /* an information row: no target */
+            snprintf(tt, sizeof tt, "none");
+        else if (isinf(t))
             snprintf(tt, sizeof tt, "inf");
         else
             snprintf(tt, sizeof tt, ">= %.2f", t);
