@@ -205,10 +205,10 @@ static void report(const char *workload, const char *unit,
         fmt_value(b, sizeof b, lo[s]);
         fmt_value(c, sizeof c, hi[s]);
         if (s == 0) {
-            printf("%-15s %-38s %12s %12s %12s %-9s\n", workload,
+            printf("%-20s %-36s %12s %12s %12s %-9s\n", workload,
                    sides[s].name, a, b, c, unit);
             if (sides[s].skip)
-                printf("%-15s   skipped: %s\n", "", sides[s].skip);
+                printf("%-20s   skipped: %s\n", "", sides[s].skip);
             continue;
         }
         fmt_ratio(r, sizeof r, med[0], med[s], higher_better);
@@ -225,13 +225,13 @@ static void report(const char *workload, const char *unit,
             snprintf(tt, sizeof tt, "inf");
         else
             snprintf(tt, sizeof tt, ">= %.2f", t);
-        printf("%-15s %-38s %12s %12s %12s %-9s ratio %s (target %s) %s\n",
+        printf("%-20s %-36s %12s %12s %12s %-9s ratio %s (target %s) %s\n",
                "", sides[s].name, a, b, c, unit, r, tt, verdict);
         if (sides[s].skip)
-            printf("%-15s   skipped: %s\n", "", sides[s].skip);
+            printf("%-20s   skipped: %s\n", "", sides[s].skip);
     }
     if (note)
-        printf("%-15s   note: %s\n", "", note);
+        printf("%-20s   note: %s\n", "", note);
     for (int s = 1; s < nsides; s++) {
         fmt_value(a, sizeof a, med[0]);
         fmt_value(b, sizeof b, med[s]);
@@ -358,7 +358,7 @@ int main(int argc, char **argv)
            o.cpu_server, sysconf(_SC_NPROCESSORS_ONLN));
     if (!bench_alloc_available())
         printf("sanitizer build: the figures below mean nothing\n");
-    printf("%-15s %-38s %12s %12s %12s %-9s\n", "workload", "implementation",
+    printf("%-20s %-36s %12s %12s %12s %-9s\n", "workload", "implementation",
            "median", "min", "max", "unit");
     fflush(stdout);
 
