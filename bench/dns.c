@@ -628,6 +628,8 @@ typedef struct he_env {
     char portstr[8];
     double t_done;
     int status;
+    double ours_ms[65];      /* every round of ours, the warm-up first */
+    int nours;
 } he_env;
 
 /* The sequential client's per-attempt timeout (what a prepare callback
@@ -683,8 +685,18 @@ static double he_run(he_env *h, anysock_ctx *ctx, anysock_prepare_cb prep)
 static double he_ours(void *arg)
 {
     he_env *h = arg;
+    double ms = he_run(h, h->ctx, NULL);
 
-    return he_run(h, h->ctx, NULL);
+    if (h->nours < 65)
+        h->ours_ms[h->nours++] = ms;
+    return ms;
+}
+
+static int cmp_ms(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
 }
 
 static double he_sequential(void *arg)
@@ -778,8 +790,20 @@ static void bench_he(const bench_opts *o, dns_env *e)
                   "tcp_connect to a dual-stack name, ::1 first and black-"
                   "holed (full backlog); ours: connect_delay 0.25 s; "
                   "sequential: connect_delay 0 with a 1 s attempt timeout");
-    printf("CHECK he-blackhole target: ours <= connect_delay + 20 ms = "
-           "270 ms\n");
+    if (h.nours > 1) {
+        /* the same median as the table: the warm-up round left out */
+        double *v = h.ours_ms + 1, med;
+        int n = h.nours - 1;
+        bool failed = false;
+
+        for (int i = 0; i < n; i++)
+            failed |= v[i] < 0;
+        qsort(v, (size_t)n, sizeof *v, cmp_ms);
+        med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        printf("CHECK he-blackhole ours median=%.0f ms, target <= "
+               "connect_delay + 20 ms = 270 ms: %s\n", med,
+               !failed && med <= 270 ? "met" : "MISSED");
+    }
     printf("CHECK he-aaaa-unanswered not run: anysock_tcp_connect_ex "
            "(the connections issue) is not implemented on this branch\n");
     anysock_ctx_free(h.ctx);
