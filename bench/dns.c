@@ -5,9 +5,10 @@
  * (dual stack, what real names have); a4.test only A, AAAA answered with
  * NODATA (an IPv4-only name); r4.test only A, AAAA answered REFUSED (the
  * first round's zone: dnsmasq refuses the type it has no address for,
- * which c-ares 1.18 retries, see resolve-64-refused). glibc cannot be told a DNS port, so when
- * root the bench moves into its own network and mount namespace, runs
- * dnsmasq on port 53 there and bind-mounts a resolv.conf naming it. */
+ * which c-ares 1.18 retries, see resolve-64-refused). glibc cannot be
+ * told a DNS port, so when root the bench moves into its own network and
+ * mount namespace, runs dnsmasq on port 53 there and bind-mounts a
+ * resolv.conf naming it. */
 #include "bench.h"
 
 #include "anysock.h"
@@ -177,7 +178,8 @@ static bool start_dnsmasq(dns_env *e, int cpu)
         execlp("dnsmasq", "dnsmasq", "--keep-in-foreground",
                "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                "--listen-address=127.0.0.1", "--bind-interfaces", port,
-               "--address=/bench.test/127.0.0.1", "--address=/bench.test/::1",
+               "--address=/bench.test/127.0.0.1",
+               "--address=/bench.test/::1",
                "--local=/a4.test/", "--address=/a4.test/127.0.0.1",
                "--address=/r4.test/127.0.0.1", "--cache-size=0",
                "--pid-file=", "--user=root", "--group=root",
@@ -513,7 +515,7 @@ static double resolve_libuv(void *arg)
     return ok ? r : -1;
 }
 
-/* ---- raw-udp: the server's ceiling ---------------------------------------- */
+/* ---- raw-udp: the server's ceiling --------------------------------------- */
 
 #define QMAX 64
 
