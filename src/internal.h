@@ -154,6 +154,21 @@ int anysock__connect_socket(const anysock_connect_opts *opts, int family,
  * Returns 0 or -EINVAL. */
 int anysock__connect_opts_copy(anysock_connect_opts *dst,
                                const anysock_connect_opts *src);
+/* sockopt.c: -EINVAL when a transport field of o is invalid (keepalive
+ * values out of the kernel's range, an unparseable bind_addr, an empty or
+ * too long interface name). tcp_connect_ex calls it once up front, so
+ * only conditions of one attempt (wrong family, bind failure) fail there.
+ * opts passed to anysock__connect_socket must be a full copy (all fields,
+ * as anysock__connect_opts_copy makes). */
+int anysock__connect_opts_check(const anysock_connect_opts *o);
+/* A TCP stream socket; with want_mptcp IPPROTO_MPTCP first, plain TCP
+ * when the kernel or sysctl refuses it (EPROTONOSUPPORT, EINVAL,
+ * ENOPROTOOPT). *mptcp says which. Returns the fd or a negated errno. */
+int anysock__tcp_socket(int family, int want_mptcp, int *mptcp);
+
+/* loop.c: parse "ipv4,ipv6"-style preferences as anysock_config does
+ * (v4/v6: 0 not allowed, higher preferred). Returns 0 or -EINVAL. */
+int anysock__parse_protocols(const char *s, int *v4, int *v6);
 
 /* Tests only (tests/fuzz/fuzz_dns_reply.c): route the channel's sockets
  * through c-ares's socket-function hooks, so a fuzzer can play the DNS

@@ -776,8 +776,9 @@ static int start_lookup(anysock_ctx *ctx, int mode, const char *node,
         t.family = AF_UNIX;
         t.socktype = socktype ? socktype : SOCK_STREAM;
         t.protocol = 0;
-        /* family filter or a relative path: no target (7.17) */
-        if (family == 0 && service[0] == '/') {
+        /* family filter or a relative path: no target (7.17); '@' is a
+         * Linux abstract name (beyond 7.17) */
+        if (family == 0 && (service[0] == '/' || service[0] == '@')) {
             rc = anysock_pack_sockaddr(&u, 0, service, strlen(service),
                                        &t.addr);
             if (rc < 0)
@@ -785,7 +786,7 @@ static int start_lookup(anysock_ctx *ctx, int mode, const char *node,
         }
         if ((o = lk_new(ctx, mode, NULL, true)) == NULL)
             return -ENOMEM;
-        o->have_unix = family == 0 && service[0] == '/';
+        o->have_unix = family == 0 && (service[0] == '/' || service[0] == '@');
         o->unix_target = t;
         *out = o;
         return 0;
