@@ -179,7 +179,10 @@ ANYSOCK_EXTERN int anysock_parse_hostport(const char *s, size_t len,
 
 /* "host:port", with the host in brackets when it contains a ':'; the port
  * part is left out when portlen is 0 (port may then be NULL). Needs at most
- * hostlen + portlen + 4 bytes. Returns the length or -ENOSPC. */
+ * hostlen + portlen + 4 bytes. (NULL, 0) is an empty host, as for every
+ * (pointer, length) input of this layer. Returns the length, or -ENOSPC
+ * when out is too small or the result would exceed INT_MAX (no size
+ * computation wraps, whatever the lengths). */
 ANYSOCK_EXTERN int anysock_format_hostport(const char *host, size_t hostlen,
                                            const char *port, size_t portlen,
                                            char *out, size_t outlen);
@@ -188,7 +191,11 @@ ANYSOCK_EXTERN int anysock_format_hostport(const char *host, size_t hostlen,
  * no NUL needed) is the socket path and port is ignored. IPv6 gets flowinfo
  * and scope id 0. Returns 0, -ENAMETOOLONG when the path does not fit
  * sun_path with its NUL (107 bytes on Linux; never truncated), -EINVAL for
- * a path containing a NUL, -EAFNOSUPPORT for an empty address. */
+ * a path containing a NUL, -EAFNOSUPPORT for an empty address.
+ * A path starting with '@' (or with a NUL) is a Linux abstract name: the
+ * bytes after it, any bytes, 1 to 107; the sockaddr length is exactly
+ * offsetof(sun_path) + pathlen, no NUL padding. A file whose name starts
+ * with '@' is written "./@name". */
 ANYSOCK_EXTERN int anysock_pack_sockaddr(const anysock_addr *host,
                                          uint16_t port, const char *path,
                                          size_t pathlen,
@@ -196,6 +203,11 @@ ANYSOCK_EXTERN int anysock_pack_sockaddr(const anysock_addr *host,
 
 /* The reverse. For AF_UNIX, *path points into sa's sun_path and *pathlen is
  * its length up to the first NUL; port is 0. path and pathlen may be NULL.
+ * An abstract name comes back as every byte `len` covers, starting with
+ * its leading NUL (which stands where "@name" has its '@'; print it as
+ * '@' + path[1..]); pack_sockaddr takes that form back. An unnamed socket
+ * gives pathlen 0. A relative file path that starts with '@' comes back
+ * as it is; to pack it again as a file, prefix "./".
  * Returns 0, -EAFNOSUPPORT for another family, -EINVAL if len is short. */
 ANYSOCK_EXTERN int anysock_unpack_sockaddr(const struct sockaddr *sa,
                                            socklen_t len, anysock_addr *host,
@@ -208,6 +220,11 @@ ANYSOCK_EXTERN int anysock_getprotobyname(const char *name, size_t len);
 
 /* ---- context --------------------------------------------------------------- */
 
+/* Only a forward declaration: include <ev.h> yourself (the CMake target
+ * anysock::anysock and anysock.pc carry libev's include path and -lev).
+ * The address layer needs no libev at all, and a program that configures
+ * or embeds libev (EV_* macros before <ev.h>) must include it its own way,
+ * which an #include <ev.h> here would pre-empt. */
 struct ev_loop;
 
 /* One context per libev loop: owns the c-ares channel and every pending
@@ -275,8 +292,12 @@ typedef struct anysock_target {
 } anysock_target;
 
 /* status 0 with count >= 1; otherwise count 0 and status -ENXIO (no such
- * name, no data, no usable target), -ETIMEDOUT (no server answered), or
- * another error. `targets` is borrowed until the callback returns. */
+ * name, no data, no usable target), ANYSOCK_EDNSTIMEOUT (no server
+ * answered in time), ANYSOCK_EDNSCONN (every server's socket failed: port
+ * closed, TCP connection refused or reset), ANYSOCK_ESERVFAIL,
+ * ANYSOCK_EREFUSED, ANYSOCK_EBADRESP (malformed reply), ANYSOCK_EDNS
+ * (another DNS failure) or -ENOMEM: a DNS failure never reads like a
+ * connection failure. `targets` is borrowed until the callback returns. */
 typedef void (*anysock_resolve_cb)(void *data, int status,
                                    const anysock_target *targets,
                                    size_t count);
@@ -290,8 +311,12 @@ typedef void (*anysock_resolve_cb)(void *data, int status,
  * an error (ANYSOCK_ESERVICE, ANYSOCK_EPROTOCOL, -EINVAL, -ENAMETOOLONG for
  * a unix path longer than sun_path, -ENOMEM) and never calls it. A name
  * DNS cannot carry (over 253 characters, a label over 63 or empty) is
- * -EINVAL here, before any query. guard may be NULL: the operation then
- * frees itself. */
+ * -EINVAL here, before any query; so is a name with a backslash (c-ares
+ * would read it as an escape and ask another name). Each DNS question
+ * has the deadline of anysock_config.dns_tries from its first send, so a
+ * lookup that asks SRV first (then A and AAAA) takes at most two. See
+ * ANYSOCK_RESOLVE_MAX_SRV for what a lookup keeps. guard may be NULL: the
+ * operation then frees itself. */
 ANYSOCK_EXTERN int anysock_resolve_sockaddr(anysock_ctx *ctx,
                                             const char *node,
                                             const char *service,
@@ -311,12 +336,36 @@ ANYSOCK_EXTERN int anysock_inet_aton(anysock_ctx *ctx, const char *name,
                                      anysock_inet_aton_cb cb, void *data,
                                      anysock_guard **guard);
 
+/* Caps on what one lookup keeps, so that a hostile zone cannot make it do
+ * more than a caller can use (anysock_tcp_connect tries at most 64
+ * targets; 7.17 keeps everything): the first ANYSOCK_RESOLVE_MAX_SRV SRV
+ * targets in SRV order, and the first ANYSOCK_RESOLVE_MAX_ADDRS addresses
+ * of each family for each target (from DNS or the hosts file). */
+#define ANYSOCK_RESOLVE_MAX_SRV 64
+#define ANYSOCK_RESOLVE_MAX_ADDRS 64
+
+/* Whether one family of a resolve_sockaddr or inet_aton lookup failed,
+ * which its callback cannot show when the other family answered (or the
+ * name looks like one with a single family). Valid from inside the
+ * callback and until the guard is cancelled; the lookup needs a guard.
+ * Returns 0 when every question for `family` (AF_INET or AF_INET6) so far
+ * ended with addresses (DNS or the hosts file), a definite "none", or was
+ * not asked; else the first failure among them (ANYSOCK_EDNSTIMEOUT,
+ * ANYSOCK_ESERVFAIL, ANYSOCK_EREFUSED, ANYSOCK_EDNSCONN, ANYSOCK_EBADRESP,
+ * -ENOMEM, ...); -EINVAL for another guard or family. */
+ANYSOCK_EXTERN int anysock_resolve_family_status(const anysock_guard *guard,
+                                                 int family);
+
 /* ---- connections ------------------------------------------------------------- */
 
 /* status 0: `fd` is connected, non-blocking, close-on-exec and now the
  * caller's; host/port name the peer (host borrowed for the call).
  * status < 0: every target failed; fd is -1, host NULL; the status is the
- * last attempt's error, or -ENXIO when resolution gave no target. */
+ * last attempt's error; when nothing could be tried, the resolution's
+ * status: -ENXIO (no such name / no data), ANYSOCK_EDNSTIMEOUT (no DNS
+ * server answered), ANYSOCK_ESERVFAIL, ANYSOCK_EREFUSED, ANYSOCK_EDNSCONN
+ * (the DNS server's port closed, its TCP connection failed), ...; with an
+ * overall deadline that expired, -ETIMEDOUT. */
 typedef void (*anysock_connect_cb)(void *data, int status, int fd,
                                    const char *host, unsigned port);
 
@@ -324,9 +373,14 @@ typedef void (*anysock_connect_cb)(void *data, int status, int fd,
  * options. Returns that attempt's timeout in seconds, 0 for none. */
 typedef double (*anysock_prepare_cb)(void *data, int fd);
 
-/* AnyEvent::Socket::tcp_connect with Happy Eyeballs (RFC 8305): resolve
- * host/service, then race the targets, starting the next attempt whenever
- * the current one has not connected within the context's connect_delay.
+/* AnyEvent::Socket::tcp_connect with Happy Eyeballs v2 (RFC 8305 §3-§5):
+ * A and AAAA are asked together and connecting starts as soon as the
+ * preferred family has answered (or the Resolution Delay after the other
+ * family's answer); families interleave, later answers join the race, and
+ * the next attempt starts whenever the running ones have not connected
+ * within the context's connect_delay (0: one at a time, in 7.17's order).
+ * The first connection wins; every other attempt and lookup is stopped.
+ * README "The connection model" has the timeouts' exact start and end.
  * Returns 0 and calls connect_cb later (unless cancelled), or an error
  * (ANYSOCK_ESERVICE, -EINVAL, -ENOMEM) and never calls it.
  * After a success the guard stays usable for anysock_tcp_connect_retry
@@ -339,8 +393,11 @@ ANYSOCK_EXTERN int anysock_tcp_connect(anysock_ctx *ctx, const char *host,
 
 /* Reject the connection just handed to connect_cb (AnyEvent's fourth
  * argument): the caller keeps and closes that fd; the remaining targets
- * are tried and connect_cb runs again later. Returns 0, or -EINVAL when the
- * guard's operation has not just succeeded. */
+ * are tried and connect_cb runs again later (a lookup still running at
+ * the win was stopped: only addresses known then are left). With nothing
+ * left it gets the last attempt's error, -ECONNABORTED when every
+ * connection was rejected. Returns 0, or -EINVAL when the guard's
+ * operation has not just succeeded. */
 ANYSOCK_EXTERN int anysock_tcp_connect_retry(anysock_guard *guard);
 
 /* A new connection: fd is non-blocking, close-on-exec and the caller's;
@@ -435,18 +492,58 @@ typedef struct anysock_trace {
 
 typedef void (*anysock_trace_cb)(void *data, const anysock_trace *ev);
 
-/* Client transport flags (anysock_connect_opts.flags). */
+/* Client transport flags (anysock_connect_opts.flags).
+ * Transport options apply to TCP targets only (a unix/ target gets a plain
+ * socket) and are set on every attempt's socket before prepare_cb, which
+ * can still override them. An option the kernel refuses fails that
+ * attempt with its errno (phase ANYSOCK_PHASE_SOCKET); the others go on.
+ * - MPTCP: falls back to plain TCP when the kernel lacks MPTCP or
+ *   net.mptcp.enabled is 0; ANYSOCK_TRACE_TRANSPORT says which was used.
+ * - FASTOPEN: TCP_FASTOPEN_CONNECT (Linux 4.11+; ignored where missing).
+ *   With a cached cookie connect() succeeds before any packet is sent, so
+ *   it cannot be a Happy Eyeballs signal. Rule: an attempt uses TFO only
+ *   when resolution is complete and gave exactly one target; with more
+ *   targets (or while answers are still pending) no attempt uses it.
+ *   With TFO, connect_cb may run before the handshake: a refused or
+ *   unreachable peer shows up as an error on the first write or read.
+ * - bind_addr: "addr" or "addr:port" ("[v6]:port"). Without a port the
+ *   kernel picks it at connect() (IP_BIND_ADDRESS_NO_PORT, Linux 4.2+);
+ *   with one SO_REUSEADDR is set. An attempt of the other family fails
+ *   with -EAFNOSUPPORT.
+ * - interface: SO_BINDTODEVICE; where that needs a privilege the process
+ *   lacks (CAP_NET_RAW before Linux 5.7) IP_UNICAST_IF/IPV6_UNICAST_IF,
+ *   which steer outgoing routing only. Unknown name: -ENODEV. */
 #define ANYSOCK_CONNECT_MPTCP    0x1u  /* IPPROTO_MPTCP, TCP fallback */
 #define ANYSOCK_CONNECT_FASTOPEN 0x2u  /* TCP_FASTOPEN_CONNECT */
 #define ANYSOCK_CONNECT_NODELAY  0x4u  /* TCP_NODELAY at creation */
 #define ANYSOCK_CONNECT_NOSRV    0x8u  /* never ask SRV first */
 
+/* The Resolution Delay used when anysock_connect_opts.resolution_delay
+ * is < 0: 50 ms, RFC 8305's recommendation. curl went to 25 ms after
+ * Mozilla measured a P99 gap of 21 ms between A and AAAA answers; we keep
+ * the RFC's value because here the cost of waiting a little longer is
+ * paid only when the non-preferred family answers first AND the preferred
+ * one is late or broken, while 25 ms leaves almost no margin over that
+ * P99 on slower resolver paths (the gap grows with the resolver's RTT).
+ * A preferred answer that misses the delay is not lost either: it joins
+ * the race at the next attempt-delay step. */
+#define ANYSOCK_RESOLUTION_DELAY_DEFAULT 0.05
+
 typedef struct anysock_connect_opts {
     size_t size;                /* set by anysock_connect_opts_init */
     /* timeouts, seconds; < 0 means "the default" */
-    double deadline;            /* whole call; 0 none (default) */
-    double attempt_delay;       /* RFC 8305 stagger; default ctx's */
-    double resolution_delay;    /* RFC 8305 §3; default see init */
+    /* whole call, from the start call to the callback (resolution and
+     * every attempt); on expiry everything stops and the callback gets
+     * -ETIMEDOUT. 0 none (default) */
+    double deadline;
+    /* RFC 8305 §5 stagger: from one attempt's start to the next one's
+     * (a failed attempt starts the next at once); < 0: the ctx's
+     * connect_delay; 0: one at a time */
+    double attempt_delay;
+    /* RFC 8305 §3: from the first answer, how long to wait for the
+     * preferred family when the other answered first; < 0:
+     * ANYSOCK_RESOLUTION_DELAY_DEFAULT */
+    double resolution_delay;
     int first_family_count;     /* RFC 8305 §4; 0: 1 */
     int family;                 /* 0 any, 4, 6 */
     const char *protocols;      /* NULL: ctx's; as anysock_config */
@@ -475,26 +572,51 @@ ANYSOCK_EXTERN int anysock_tcp_connect_ex(anysock_ctx *ctx, const char *host,
 /* Every attempt of a tcp_connect so far, oldest first: copies up to `max`
  * into `out` and returns how many there were. Valid from inside the
  * operation's connect_cb (the guard is still live there) and until the
- * guard is cancelled. */
+ * guard is cancelled. A family whose lookup gave nothing appears as a row
+ * with that family, no address (addr.family 0), its status and phase
+ * ANYSOCK_PHASE_RESOLVE. An attempt closed because another won and
+ * started again after anysock_tcp_connect_retry is listed once, by its
+ * latest run. Rows beyond the 64-attempt cap are not kept. */
 ANYSOCK_EXTERN size_t anysock_connect_report(const anysock_guard *guard,
                                              anysock_attempt *out,
                                              size_t max);
 
-/* Server flags (anysock_server_opts.flags); REUSEPORT as server_flags. */
+/* Server flags (anysock_server_opts.flags); REUSEPORT as server_flags
+ * (either one turns it on). MPTCP falls back to plain TCP where the
+ * kernel lacks it or net.mptcp.enabled is 0, and where an MPTCP socket
+ * refuses a requested option. Every IPv6 listener gets an explicit
+ * IPV6_V6ONLY: 1 with ANYSOCK_LISTEN_V6ONLY, or for host NULL when the
+ * protocol preference allows only IPv6; else 0 (dual-stack on "::",
+ * whatever net.ipv6.bindv6only says). */
 #define ANYSOCK_LISTEN_MPTCP     0x2u  /* IPPROTO_MPTCP, TCP fallback */
 #define ANYSOCK_LISTEN_V6ONLY    0x4u  /* IPV6_V6ONLY on an IPv6 host */
 
 typedef struct anysock_server_opts {
     size_t size;                /* set by anysock_server_opts_init */
     unsigned flags;             /* ANYSOCK_SERVER_REUSEPORT, _LISTEN_* */
-    int backlog;                /* 0: prepare_cb's, else SOMAXCONN */
+    int backlog;                /* prepare_cb's if > 0, else this if
+                                   > 0, else SOMAXCONN */
     int fastopen_qlen;          /* TCP_FASTOPEN queue; 0 off */
     int defer_accept;           /* TCP_DEFER_ACCEPT seconds; 0 off */
-    int accept_budget;          /* accepts per wake-up; 0: default */
+    /* Accepts per wake-up (0: 64). The rest wait for the next loop
+     * iteration, so a connect flood cannot starve other watchers. */
+    int accept_budget;
 } anysock_server_opts;
 
+/* Zero everything and set size. */
 ANYSOCK_EXTERN void anysock_server_opts_init(anysock_server_opts *o);
 
+/* anysock_tcp_server / anysock_tcp_bind with options (NULL: defaults,
+ * which make them exactly the plain calls). -EINVAL for a negative value
+ * or an unknown flag; an option the kernel refuses is its errno, with
+ * nothing left open.
+ * A unix path whose socket still answers a connect() (another running
+ * server) is -EADDRINUSE and left alone; a stale one is replaced. With
+ * a service "@name" the socket is abstract: no file is created, checked
+ * or removed, and a name in use is -EADDRINUSE.
+ * anysock_ctx_free from inside prepare_cb (of these or the plain calls)
+ * is allowed: the call then returns -ECANCELED with nothing left open
+ * and must not touch ctx again. */
 ANYSOCK_EXTERN int anysock_tcp_server_ex(anysock_ctx *ctx, const char *host,
                                          const char *service,
                                          const anysock_server_opts *opts,
@@ -509,8 +631,14 @@ ANYSOCK_EXTERN int anysock_tcp_bind_ex(anysock_ctx *ctx, const char *host,
                                        void *data, int *fd,
                                        anysock_guard **guard);
 
-/* Serve an already listening stream socket (the library takes `fd` over
- * and closes it when the guard is cancelled). */
+/* Serve an already listening stream socket with the same accept loop
+ * (budget, EMFILE handling) as tcp_server; opts' accept_budget,
+ * fastopen_qlen and defer_accept apply (flags and backlog do not: the
+ * socket exists). The fd is made non-blocking and close-on-exec. On 0
+ * the library owns fd and closes it when the guard is cancelled (nothing
+ * is unlinked); on error (-EBADF, -ENOTSOCK, -EPROTOTYPE for a
+ * non-stream socket, -EINVAL when it is not listening) it stays the
+ * caller's. */
 ANYSOCK_EXTERN int anysock_tcp_server_adopt(anysock_ctx *ctx, int fd,
                                             const anysock_server_opts *opts,
                                             anysock_accept_cb accept_cb,
@@ -519,10 +647,15 @@ ANYSOCK_EXTERN int anysock_tcp_server_adopt(anysock_ctx *ctx, int fd,
 /* systemd socket activation without libsystemd: checks LISTEN_PID and
  * LISTEN_FDS, that each fd from 3 is a listening stream socket, and makes
  * it non-blocking and close-on-exec. Writes up to `max` fds and, when
- * names is not NULL, LISTEN_FDNAMES entries (borrowed from the
- * environment; "unknown" when absent). With unset_env the variables are
- * removed as sd_listen_fds(1) does. Returns the count (0: not activated)
- * or a negated errno. */
+ * names is not NULL, LISTEN_FDNAMES entries: names[i] points at entry i
+ * inside the environment string, which ends at the next ':' or NUL (use
+ * strcspn(names[i], ":")), or at a static "unknown" when absent. With
+ * unset_env the variables are removed as sd_listen_fds(1) does (even on
+ * error; not thread-safe, like unsetenv). Returns the count, which may
+ * exceed max; 0 when not activated (no LISTEN_PID/LISTEN_FDS, or a
+ * LISTEN_PID that is not this process: meant for another one); -EINVAL
+ * for a malformed value; an fd that is not a listening stream socket is
+ * -EBADF, -ENOTSOCK, -EPROTOTYPE or -EINVAL as for adopt. */
 ANYSOCK_EXTERN int anysock_listen_fds(int unset_env, int *fds,
                                       const char **names, size_t max);
 
@@ -539,7 +672,14 @@ typedef struct anysock_ctx_stats {
     uint64_t cache_hits, cache_misses, cache_evictions;
 } anysock_ctx_stats;
 
-/* Fill `st` (set st->size = sizeof *st first). Returns 0 or -EINVAL. */
+/* Fill `st` (set st->size = sizeof *st first; a smaller size from an
+ * older header gets the fields that fit). For watching leaks: a finished
+ * operation keeps its memory (a few hundred bytes) until its guard is
+ * cancelled, and guards_finished counts those guards, so a program that
+ * forgets anysock_guard_cancel sees it grow. ops_live counts operations
+ * not finished yet (servers included); unguarded operations free
+ * themselves and are never in guards_finished. Costs O(live operations).
+ * Returns 0, or -EINVAL for a NULL argument or a size below sizeof(size_t). */
 ANYSOCK_EXTERN int anysock_ctx_stats_get(const anysock_ctx *ctx,
                                          anysock_ctx_stats *st);
 
@@ -548,7 +688,10 @@ ANYSOCK_EXTERN int anysock_ctx_stats_get(const anysock_ctx *ctx,
 /* Stop the operation if still pending (no callback will run, its fds are
  * closed, its watchers stopped), free it, and set *guard to NULL. Safe from
  * inside any callback, the operation's own included; NULL or *guard NULL
- * is a no-op. Every guard handed out must be cancelled exactly once. */
+ * is a no-op. Every guard handed out must be cancelled exactly once: a
+ * finished operation's memory stays until then (anysock_ctx_stats's
+ * guards_finished counts it); pass a NULL guard to have an operation free
+ * itself after its callback. */
 ANYSOCK_EXTERN void anysock_guard_cancel(anysock_guard **guard);
 
 #ifdef __cplusplus

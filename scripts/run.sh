@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(gcc make cmake pkg-config libev-dev libc-ares-dev libidn2-dev
           libcmocka-dev dnsmasq-base nftables iproute2 valgrind procps netbase
-          nsd)
+          mandoc systemd nsd)
 
 deps() {
     local missing=() p

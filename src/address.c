@@ -641,19 +641,35 @@ int anysock_format_hostport(const char *host, size_t hostlen,
                             const char *port, size_t portlen, char *out,
                             size_t outlen)
 {
-    int br = memchr(host, ':', hostlen) != NULL;
-    size_t n = hostlen + 2 * (size_t)br + (portlen ? portlen + 1 : 0);
+    const size_t max = 0x7fffffff;   /* the length is returned as an int */
+    size_t n = hostlen;
+    int br;
     char *p = out;
 
-    if (n >= outlen || n > (size_t)0x7fffffff)
+    /* Every addition is checked before it is made: lengths near SIZE_MAX
+     * must not wrap into a small n. Checked before memchr, too, so a huge
+     * hostlen is never scanned. */
+    if (n > max - 2 || n >= outlen)
+        return -ENOSPC;
+    /* (NULL, 0) is the empty string, as everywhere in this layer:
+     * memchr/memcpy may not be given NULL even with a zero length. */
+    br = hostlen > 0 && memchr(host, ':', hostlen) != NULL;
+    n += 2 * (size_t)br;
+    if (portlen > 0) {
+        if (portlen > max - 1 - n)   /* n <= max - 2 here: no underflow */
+            return -ENOSPC;
+        n += portlen + 1;
+    }
+    if (n >= outlen)
         return -ENOSPC;
     if (br)
         *p++ = '[';
-    memcpy(p, host, hostlen);
+    if (hostlen > 0)
+        memcpy(p, host, hostlen);
     p += hostlen;
     if (br)
         *p++ = ']';
-    if (portlen) {
+    if (portlen > 0) {
         *p++ = ':';
         memcpy(p, port, portlen);
         p += portlen;
@@ -685,12 +701,28 @@ int anysock_pack_sockaddr(const anysock_addr *host, uint16_t port,
         sa.len = (socklen_t)sizeof sa.u.in6;
         break;
     case AF_UNIX:
+        sa.u.un.sun_family = AF_UNIX;
+        if (pathlen > 0 && (path[0] == '@' || path[0] == '\0')) {
+            /* Linux abstract name, written "@name" as ss and systemd do
+             * (or raw, with its leading NUL, as unpack gives it back).
+             * Any bytes; the length is exactly the name's, since the
+             * kernel counts trailing NULs as part of it. */
+            if (pathlen > sizeof sa.u.un.sun_path)
+                return -ENAMETOOLONG;
+            /* "@" alone would be the same bytes as the empty path */
+            if (pathlen == 1)
+                return -EINVAL;
+            if (pathlen > 1)
+                memcpy(sa.u.un.sun_path + 1, path + 1, pathlen - 1);
+            sa.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                                 pathlen);
+            break;
+        }
         /* Keep room for the NUL: never truncate a path. */
         if (pathlen >= sizeof sa.u.un.sun_path)
             return -ENAMETOOLONG;
         if (pathlen && memchr(path, '\0', pathlen))
             return -EINVAL;
-        sa.u.un.sun_family = AF_UNIX;
         if (pathlen)
             memcpy(sa.u.un.sun_path, path, pathlen);
         sa.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
@@ -743,7 +775,9 @@ int anysock_unpack_sockaddr(const struct sockaddr *sa, socklen_t len,
             max = sizeof un->sun_path;
         a.family = AF_UNIX;
         pp = un->sun_path;
-        pl = strnlen(pp, max);
+        /* An abstract name (leading NUL) is every byte the length
+         * covers; a path ends at its NUL. */
+        pl = max > 1 && pp[0] == '\0' ? max : strnlen(pp, max);
         break;
     }
     default:

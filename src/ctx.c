@@ -261,3 +261,10 @@ struct ev_loop *anysock_ctx_loop(const anysock_ctx *ctx)
 {
     return ctx->loop;
 }
+
+/* For tcp_connect_ex's per-call `protocols` option: the same syntax and
+ * result as anysock_config.protocols. */
+int anysock__parse_protocols(const char *s, int *v4, int *v6)
+{
+    return parse_protocols(s, v4, v6);
+}

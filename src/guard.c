@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -93,4 +94,33 @@ void anysock__close(int fd)
 void anysock__op_finished(anysock__op *op)
 {
     op->finished = true;
+}
+
+/* Walks the op list: O(live operations), and right by construction
+ * whatever order an op sets its kind and links itself in. Meant for
+ * monitoring and tests, not for every loop iteration. */
+int anysock_ctx_stats_get(const anysock_ctx *ctx, anysock_ctx_stats *st)
+{
+    anysock_ctx_stats s;
+    size_t size;
+
+    if (ctx == NULL || st == NULL || st->size < sizeof st->size)
+        return -EINVAL;
+    memset(&s, 0, sizeof s);
+    size = st->size < sizeof s ? st->size : sizeof s;
+    s.size = size;
+    for (const anysock__op *op = ctx->ops; op != NULL; op = op->next) {
+        if (op->finished) {
+            s.guards_finished++;
+            continue;
+        }
+        s.ops_live++;
+        if (op->kind == ANYSOCK__OP_SERVER)
+            s.servers++;
+    }
+    anysock__dns_stats(ctx, &s.dns_queued, &s.dns_inflight);
+    s.attempts = ctx->attempts_active;
+    /* an older caller's smaller struct gets the fields it knows */
+    memcpy(st, &s, size);
+    return 0;
 }

@@ -155,6 +155,21 @@ int anysock__connect_socket(const anysock_connect_opts *opts, int family,
  * Returns 0 or -EINVAL. */
 int anysock__connect_opts_copy(anysock_connect_opts *dst,
                                const anysock_connect_opts *src);
+/* sockopt.c: -EINVAL when a transport field of o is invalid (keepalive
+ * values out of the kernel's range, an unparseable bind_addr, an empty or
+ * too long interface name). tcp_connect_ex calls it once up front, so
+ * only conditions of one attempt (wrong family, bind failure) fail there.
+ * opts passed to anysock__connect_socket must be a full copy (all fields,
+ * as anysock__connect_opts_copy makes). */
+int anysock__connect_opts_check(const anysock_connect_opts *o);
+/* A TCP stream socket; with want_mptcp IPPROTO_MPTCP first, plain TCP
+ * when the kernel or sysctl refuses it (EPROTONOSUPPORT, EINVAL,
+ * ENOPROTOOPT). *mptcp says which. Returns the fd or a negated errno. */
+int anysock__tcp_socket(int family, int want_mptcp, int *mptcp);
+
+/* loop.c: parse "ipv4,ipv6"-style preferences as anysock_config does
+ * (v4/v6: 0 not allowed, higher preferred). Returns 0 or -EINVAL. */
+int anysock__parse_protocols(const char *s, int *v4, int *v6);
 
 /* Tests only (tests/fuzz/fuzz_dns_reply.c): route the channel's sockets
  * through c-ares's socket-function hooks, so a fuzzer can play the DNS
@@ -165,7 +180,8 @@ void anysock__dns_set_socket_functions(anysock_ctx *ctx,
                                        const struct ares_socket_functions *f,
                                        void *data);
 
-/* resolver.c: one switch from c-ares status to ours; the hosts cache. */
+/* rules.c: one switch from c-ares status to ours. hosts.c: the hosts
+ * cache, which anysock_ctx_free releases with anysock__hosts_free. */
 int anysock__dns_status(int ares_status);
 void anysock__hosts_free(struct anysock__hosts *h);
 
@@ -175,6 +191,46 @@ void anysock__hosts_free(struct anysock__hosts *h);
  * needed. Lets tcp_connect skip the resolver's op for literals. */
 int anysock__resolve_literal(const anysock_ctx *ctx, const char *node,
                              const char *service, anysock_target *t);
+
+/* ---- the hosts file (hosts.c) ----
+ * The addresses of `name` (lowercase) for `family` in file order, at most
+ * `max` of them, from ctx->hosts_path (re-read when it changed). */
+size_t anysock__hosts_find(anysock_ctx *ctx, const char *name, int family,
+                           uint8_t (*out)[16], size_t max);
+
+/* ---- 7.17's rules (rules.c): what to ask, how to order it ---- */
+/* A name a DNS query can carry as written (RFC 1035 lengths, no
+ * backslash: c-ares would read it as an escape). */
+bool anysock__dns_name_ok(const char *name);
+bool anysock__all_digits(const char *s, size_t n);
+bool anysock__digits_to_port(const char *s, size_t n, uint16_t *port);
+/* 7.17's service: port, services name for proto, or name=port; *srvname
+ * (in buf) is the SRV service name when SRV may be asked. Returns 0 or
+ * ANYSOCK_ESERVICE. */
+int anysock__parse_service(const char *service, const char *proto,
+                           uint16_t *port, char *buf, size_t buflen,
+                           const char **srvname);
+/* IDNA (libidn2) for non-ASCII names, then lowercase; *out is malloc'd. */
+int anysock__node_to_ascii(const char *node, char **out);
+struct ares_srv_reply;
+struct anysock__srv_target {
+    const char *host;           /* borrowed from the reply list */
+    uint16_t port;
+};
+/* SRV records in 7.17's order (priority, weighted draw), without "." and
+ * unqueryable targets (*bad set for the latter), at most max. Returns the
+ * count or -ENOMEM. O(n log n). */
+int anysock__srv_order(anysock_ctx *ctx, struct ares_srv_reply *list,
+                       struct anysock__srv_target *out, size_t max,
+                       bool *bad);
+/* The families in 7.17's answer order (preferred first). */
+void anysock__family_order(const anysock_ctx *ctx, int fam[2]);
+/* resolver.c: an A (type 1) or AAAA (28) reply as c-ares 1.18's
+ * ares_parse_a/aaaa_reply reads it, in linear time: the first `max`
+ * addresses into out (16 bytes each); returns an ARES_* status. Exposed
+ * for the differential test against c-ares. */
+int anysock__parse_addrs(const unsigned char *abuf, int alen, int type,
+                         uint8_t (*out)[16], size_t max, size_t *nout);
 
 /* fd helpers: every fd is born non-blocking and close-on-exec.
  * Return the fd or a negated errno. */

@@ -598,6 +598,8 @@ static void test_unpack_pack_roundtrip(void **state)
             pathlen = rnd() % sizeof path;
             for (size_t k = 0; k < pathlen; k++)
                 path[k] = (char)(1 + rnd() % 255);
+            if (pathlen == 1 && path[0] == '@')
+                path[0] = 'a';   /* an empty abstract name is -EINVAL */
             port = 0;
         }
         assert_int_equal(anysock_pack_sockaddr(&a, port, path, pathlen, &sa),
@@ -609,6 +611,9 @@ static void test_unpack_pack_roundtrip(void **state)
         assert_int_equal(port, bport);
         if (a.family == AF_UNIX) {
             assert_int_equal(blen, pathlen);
+            /* "@name" (abstract) comes back with its leading NUL */
+            if (pathlen > 0 && path[0] == '@')
+                path[0] = '\0';
             assert_memory_equal(bpath, path, pathlen);
         } else {
             assert_null(bpath);

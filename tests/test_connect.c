@@ -352,10 +352,11 @@ static void test_connect_retry_tries_next_target(void **state)
     f->retry_in_connect = true;
     assert_int_equal(start(f, "nx.both.test", port_str(port, p)), 0);
     assert_true(nt_run_until(f->loop, &f->done, 5.));
-    /* both connections rejected, then nothing left */
+    /* both connections rejected, then nothing left: nothing failed, so
+     * -ECONNABORTED (it was -ENXIO, which means "no target") */
     assert_int_equal(f->calls, 3);
     assert_int_equal(f->nkeep, 2);
-    assert_true(f->status < 0);
+    assert_int_equal(f->status, -ECONNABORTED);
     close(l);
 }
 
@@ -569,6 +570,234 @@ static void test_connect_ctx_free_cancels_pending(void **state)
     nt_close3(hold);
 }
 
+/* Issue 12 defect: retry with no target left reports the last attempt's
+ * error, not -ENXIO (reserved for "resolution gave no target"). */
+static void test_connect_retry_nothing_left_reports_last_error(void **state)
+{
+    fx *f = *state;
+    unsigned port = 0;
+    char p[8];
+    int l = nt_listen(AF_INET, "127.0.0.1", &port, 8);
+
+    assert_true(l >= 0);
+    /* 127.0.0.4 refuses, 127.0.0.1 accepts */
+    assert_int_equal(make_ctx(f, "127.0.0.4 nx.rl.test\n"
+                                 "127.0.0.1 nx.rl.test\n", -1.), 0);
+    assert_int_equal(start(f, "nx.rl.test", port_str(port, p)), 0);
+    assert_true(nt_run_until(f->loop, &f->done, 5.));
+    assert_int_equal(f->status, 0);
+    assert_string_equal(f->host, "127.0.0.1");
+    f->done = false;
+    assert_int_equal(anysock_tcp_connect_retry(f->guard), 0);
+    assert_true(nt_run_until(f->loop, &f->done, 5.));
+    assert_int_equal(f->calls, 2);
+    assert_int_equal(f->status, -ECONNREFUSED);
+    close(l);
+}
+
+/* Issue 12 defect: the 64-target cap came before the interleaving, so 64
+ * refused A records hid the AAAA one that listens. */
+static void test_connect_cap_after_interleave(void **state)
+{
+    fx *f = *state;
+    unsigned port = 0;
+    char p[8], *hosts = malloc(70 * 32), *q = hosts;
+    int l;
+
+    if (!nt_have_ipv6())
+        SKIP("no ::1 here");
+    l = nt_listen(AF_INET6, "::1", &port, 8);
+    assert_true(l >= 0);
+    for (int i = 1; i <= 65; i++)
+        q += sprintf(q, "127.0.1.%d nx.many.test\n", i);
+    sprintf(q, "::1 nx.many.test\n");
+    assert_int_equal(make_ctx(f, hosts, 0.2), 0);
+    free(hosts);
+    assert_int_equal(start(f, "nx.many.test", port_str(port, p)), 0);
+    assert_true(nt_run_until(f->loop, &f->done, 10.));
+    /* before: -ECONNREFUSED after 64 refused attempts. Which attempt
+     * reaches ::1 depends on how many A attempts fail before the AAAA
+     * answer streams in (second when both are there: test_he_core) */
+    assert_int_equal(f->status, 0);
+    assert_string_equal(f->host, "::1");
+    assert_true(f->prepares >= 2 && f->prepares <= 65);
+    close(l);
+}
+
+static void on_connect_report(void *data, int status, int fd,
+                              const char *host, unsigned port);
+
+static anysock_attempt rep[16];
+static size_t nrep;
+
+/* Issue 12 defect: an attempt whose socket cannot be made (here a source
+ * address of the other family: -EAFNOSUPPORT) starts the next at once,
+ * not after the attempt delay. */
+static void test_connect_socket_failure_starts_next_at_once(void **state)
+{
+    fx *f = *state;
+    anysock_connect_opts o;
+    unsigned port = 0;
+    char p[8];
+    int l = nt_listen(AF_INET, "127.0.0.1", &port, 8), rc;
+    double t0;
+
+    assert_true(l >= 0);
+    assert_int_equal(make_ctx(f, "::1 nx.sf.test\n"
+                                 "127.0.0.1 nx.sf.test\n", -1.), 0);
+    anysock_connect_opts_init(&o);
+    o.protocols = "ipv6,ipv4";
+    o.attempt_delay = 2.0;
+    o.bind_addr = "127.0.0.1";
+    t0 = nt_now();
+    rc = anysock_tcp_connect_ex(f->ctx, "nx.sf.test", port_str(port, p), &o,
+                                on_connect_report, on_prepare, f,
+                                &f->guard);
+    f->returned = true;
+    assert_int_equal(rc, 0);
+    assert_true(nt_run_until(f->loop, &f->done, 5.));
+    assert_int_equal(f->status, 0);
+    assert_string_equal(f->host, "127.0.0.1");
+    assert_true(nt_now() - t0 < 1.0);
+    assert_true(nrep >= 2);
+    assert_int_equal(rep[0].family, AF_INET6);
+    assert_int_equal(rep[0].status, -EAFNOSUPPORT);
+    assert_int_equal(rep[0].phase, ANYSOCK_PHASE_SOCKET);
+    assert_int_equal(rep[nrep - 1].phase, ANYSOCK_PHASE_WON);
+    close(l);
+}
+
+static void on_connect_report(void *data, int status, int fd,
+                              const char *host, unsigned port)
+{
+    fx *f = data;
+
+    nrep = anysock_connect_report(f->guard, rep, 16);
+    on_connect(data, status, fd, host, port);
+}
+
+/* A failed call reports every attempt: address, port, error, phase. */
+static void test_connect_report_lists_every_attempt(void **state)
+{
+    fx *f = *state;
+    unsigned port = 0;
+    char p[8], h[ANYSOCK_ADDRESS_STRLEN];
+    int l = nt_listen(AF_INET, "127.0.0.1", &port, 8), rc;
+
+    close(l);
+    assert_int_equal(make_ctx(f, "127.0.0.3 nx.two.test\n"
+                                 "127.0.0.1 nx.two.test\n", -1.), 0);
+    rc = anysock_tcp_connect_ex(f->ctx, "nx.two.test", port_str(port, p),
+                                NULL, on_connect_report, on_prepare, f,
+                                &f->guard);
+    f->returned = true;
+    assert_int_equal(rc, 0);
+    assert_true(nt_run_until(f->loop, &f->done, 5.));
+    assert_int_equal(f->status, -ECONNREFUSED);
+    /* the two attempts, and the AAAA lookup that found nothing */
+    assert_int_equal(nrep, 3);
+    assert_int_equal(anysock_connect_report(f->guard, NULL, 0), 3);
+    for (size_t i = 0; i < nrep; i++) {
+        if (rep[i].family == AF_INET6) {
+            assert_int_equal(rep[i].phase, ANYSOCK_PHASE_RESOLVE);
+            assert_int_equal(rep[i].status, -ENXIO);
+            assert_int_equal(rep[i].addr.family, 0);
+            memmove(&rep[i], &rep[i + 1], (nrep - i - 1) * sizeof *rep);
+            nrep--;
+            i--;
+        }
+    }
+    assert_int_equal(nrep, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(rep[i].family, AF_INET);
+        assert_int_equal(rep[i].port, port);
+        assert_int_equal(rep[i].status, -ECONNREFUSED);
+        assert_int_equal(rep[i].phase, ANYSOCK_PHASE_CONNECT);
+        assert_true(rep[i].started >= 0. && rep[i].duration >= 0.);
+    }
+    anysock_format_address(&rep[0].addr, h, sizeof h);
+    assert_string_equal(h, "127.0.0.3");
+    anysock_format_address(&rep[1].addr, h, sizeof h);
+    assert_string_equal(h, "127.0.0.1");
+}
+
+/* The options' ABI: `size` says which fields the caller has; bad values
+ * are -EINVAL from the start call, with no callback. */
+static void test_connect_ex_options_checked(void **state)
+{
+    fx *f = *state;
+    anysock_connect_opts o;
+    struct {
+        size_t size;
+        double deadline;
+    } old = { sizeof old, 0. };
+    unsigned port = 0;
+    char p[8];
+    int l = nt_listen(AF_INET, "127.0.0.1", &port, 8);
+
+    anysock_connect_opts_init(&o);
+    o.size = 0;
+    assert_int_equal(anysock_tcp_connect_ex(f->ctx, "127.0.0.1", "80", &o,
+                                            on_connect, NULL, f, &f->guard),
+                     -EINVAL);
+    anysock_connect_opts_init(&o);
+    o.family = 5;
+    assert_int_equal(anysock_tcp_connect_ex(f->ctx, "127.0.0.1", "80", &o,
+                                            on_connect, NULL, f, &f->guard),
+                     -EINVAL);
+    anysock_connect_opts_init(&o);
+    o.deadline = 0. / 0.;
+    assert_int_equal(anysock_tcp_connect_ex(f->ctx, "127.0.0.1", "80", &o,
+                                            on_connect, NULL, f, &f->guard),
+                     -EINVAL);
+    anysock_connect_opts_init(&o);
+    o.protocols = "ipv5";
+    assert_int_equal(anysock_tcp_connect_ex(f->ctx, "127.0.0.1", "80", &o,
+                                            on_connect, NULL, f, &f->guard),
+                     -EINVAL);
+    assert_null(f->guard);
+    /* a caller built against a header with only `deadline`: the fields
+     * after it are not read (they hold garbage here), defaults apply */
+    assert_int_equal(anysock_tcp_connect_ex(
+                         f->ctx, "127.0.0.1", port_str(port, p),
+                         (const anysock_connect_opts *)(const void *)&old,
+                         on_connect, NULL, f, &f->guard),
+                     0);
+    f->returned = true;
+    assert_true(nt_run_until(f->loop, &f->done, 5.));
+    assert_int_equal(f->status, 0);
+    close(l);
+}
+
+/* The per-call family filter: -6 on a name with both families. */
+static void test_connect_ex_family_filter(void **state)
+{
+    fx *f = *state;
+    anysock_connect_opts o;
+    unsigned port = 0;
+    char p[8];
+    int l4, l6, rc;
+
+    if (!nt_have_ipv6())
+        SKIP("no ::1 here");
+    l6 = nt_listen(AF_INET6, "::1", &port, 8);
+    l4 = nt_listen(AF_INET, "127.0.0.1", &port, 8);
+    assert_int_equal(make_ctx(f, "127.0.0.1 nx.ff.test\n"
+                                 "::1 nx.ff.test\n", -1.), 0);
+    anysock_connect_opts_init(&o);
+    o.family = 6;
+    rc = anysock_tcp_connect_ex(f->ctx, "nx.ff.test", port_str(port, p), &o,
+                                on_connect, on_prepare, f, &f->guard);
+    f->returned = true;
+    assert_int_equal(rc, 0);
+    assert_true(nt_run_until(f->loop, &f->done, 5.));
+    assert_int_equal(f->status, 0);
+    assert_string_equal(f->host, "::1");
+    assert_int_equal(f->prepares, 1);
+    close(l4);
+    close(l6);
+}
+
 static void test_tcp_nodelay_and_congestion(void **state)
 {
     fx *f = *state;
@@ -614,6 +843,12 @@ int main(void)
         T(test_connect_cancel_inside_connect_cb),
         T(test_connect_without_guard_frees_itself),
         T(test_connect_ctx_free_cancels_pending),
+        T(test_connect_retry_nothing_left_reports_last_error),
+        T(test_connect_cap_after_interleave),
+        T(test_connect_socket_failure_starts_next_at_once),
+        T(test_connect_report_lists_every_attempt),
+        T(test_connect_ex_options_checked),
+        T(test_connect_ex_family_filter),
         T(test_tcp_nodelay_and_congestion),
     };
 

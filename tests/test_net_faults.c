@@ -406,7 +406,11 @@ typedef struct cancel_case {
     int calls;           /* connect_cb calls in all */
     int status;          /* the last one's status (when calls > 0) */
     int prepares;        /* prepare_cb calls in all */
-    int closes;          /* fds the cancel itself closes; -1 unchecked */
+    /* fds the cancel itself closes, at least: with answers streaming
+     * (issue 12) an attempt can start while the other family's lookup
+     * still holds a DNS socket, which the cancel closes too; -1
+     * unchecked */
+    int closes;
 } cancel_case;
 
 static const cancel_case cancel_cases[] = {
@@ -560,7 +564,7 @@ static void run_cancel_case(const cancel_case *c)
         CASE_CHECK(x.status == c->status);
     CASE_CHECK(x.prepares == c->prepares);
     if (c->closes >= 0)
-        CASE_CHECK(x.fds_after == x.fds_mid - c->closes);
+        CASE_CHECK(x.fds_after <= x.fds_mid - c->closes);
     if (x.fd >= 0)
         close(x.fd);
     CASE_CHECK(nt_count_fds() == fds);

@@ -13,7 +13,15 @@ int cli_usage(void)
           "       anysock resolve [-4|-6] [--proto tcp|udp] "
           "[--type stream|dgram|seqpacket] [--dns-server ADDR] NODE SERVICE\n"
           "       anysock connect [--timeout SECONDS] [-4|-6] HOST SERVICE\n"
-          "       anysock listen [--echo] HOST SERVICE\n"
+          "         (connect also: [--deadline SECONDS] "
+          "[--resolution-delay SECONDS] [--attempt-delay SECONDS] [-v])\n"
+          "         (connect also: [--keepalive IDLE,INTVL,CNT] "
+          "[--user-timeout MS] [--bind ADDR[:PORT]]\n"
+          "          [--interface NAME] [--mptcp] [--fastopen])\n"
+          "       anysock listen [--echo] [-v] [--mptcp] [--fastopen QLEN] "
+          "[--reuseport] [--v6only]\n"
+          "                      HOST SERVICE\n"
+          "       anysock listen [--echo] [-v] --systemd\n"
           "TEXT, HEX or STRING '-' reads one input per line from stdin.\n",
           stderr);
     return 2;

@@ -108,7 +108,21 @@ static void pack_unpack(const uint8_t *d, size_t size)
     a.family = AF_UNIX;
     fz_fill(&sa, sizeof sa);
     r = anysock_pack_sockaddr(&a, port, pth, pathlen, &sa);
-    if (pathlen >= sizeof sa.u.un.sun_path) {
+    if (pathlen > 0 && (pth[0] == '@' || pth[0] == '\0')) {
+        /* abstract: exact length, any bytes, back with a leading NUL */
+        if (pathlen == 1 || pathlen > sizeof sa.u.un.sun_path) {
+            CHECK(r == -EINVAL || r == -ENAMETOOLONG);
+            CHECK(fz_untouched(&sa, sizeof sa));
+        } else {
+            CHECK(r == 0);
+            CHECK(sa.len == offsetof(struct sockaddr_un, sun_path) + pathlen);
+            CHECK(sa.u.un.sun_path[0] == '\0');
+            CHECK(anysock_unpack_sockaddr(&sa.u.sa, sa.len, &h, &p, &path,
+                                          &pathlen) == 0);
+            CHECK(pathlen == size - 2 && path[0] == '\0' &&
+                  memcmp(path + 1, pth + 1, pathlen - 1) == 0);
+        }
+    } else if (pathlen >= sizeof sa.u.un.sun_path) {
         CHECK(r == -ENAMETOOLONG);
         CHECK(fz_untouched(&sa, sizeof sa));
     } else if (memchr(pth, '\0', pathlen)) {

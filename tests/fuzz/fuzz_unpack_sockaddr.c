@@ -3,7 +3,8 @@
  * -EINVAL (shorter than its family needs) or -EAFNOSUPPORT (other family),
  * outputs untouched on failure, NULL outputs allowed; on success the
  * family, address and port are the input's, a unix path points inside
- * sun_path, stops at the first NUL or the end, and packing the result
+ * sun_path, stops at the first NUL or the end (an abstract name, with a
+ * leading NUL, is every byte), and packing the result
  * again gives a sockaddr that unpacks to the same. */
 #include "fuzz.h"
 
@@ -86,6 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             max = sizeof un->sun_path;
         CHECK(port == 0);
         CHECK(path == un->sun_path);
+        if (max > 1 && path[0] == '\0') {
+            CHECK(pathlen == max);   /* abstract: every byte, NULs too */
+            break;
+        }
         CHECK(pathlen <= max);
         CHECK(!memchr(path, '\0', pathlen));
         CHECK(pathlen == max || path[pathlen] == '\0');
@@ -94,8 +99,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* pack(unpack(x)) unpacks to unpack(x); a 108-byte unix path without
      * NUL does not fit back (sun_path needs its NUL here). */
+    /* a relative file path starting with '@' is the documented
+     * ambiguity: packing it names an abstract socket (write ./@x) */
+    if (fam == AF_UNIX && pathlen > 0 && path[0] == '@')
+        goto out;
     r = anysock_pack_sockaddr(&host, port, path, pathlen, &packed);
-    if (fam == AF_UNIX && pathlen >= sizeof packed.u.un.sun_path) {
+    if (fam == AF_UNIX && pathlen >= sizeof packed.u.un.sun_path &&
+        !(pathlen == sizeof packed.u.un.sun_path && path[0] == '\0')) {
         CHECK(r == -ENAMETOOLONG);
         goto out;
     }

@@ -85,4 +85,17 @@ for v in ANYSOCK_PROTOCOLS=ipv5 ANYSOCK_DNS_SERVERS=1.2.3 ANYSOCK_HOSTS=/; do
     esac
     echo "FAIL: $v: exit $rc, stderr: $err"; fail=1
 done
+# a DNS failure names DNS, never reads like a refused connect (a closed
+# DNS port: refused at once, or timed out when Linux rate-limits ICMP)
+out=$("$bin" resolve --dns-server 127.0.0.1:9 nosuch.example 80 2>"$tmp/err")
+rc=$?
+case $(cat "$tmp/err") in
+*DNS*) dnsmsg=1 ;;
+*) dnsmsg=0 ;;
+esac
+if [ $dnsmsg = 1 ] && [ $rc = 1 ] && [ -z "$out" ]; then
+    echo "ok: $(cat "$tmp/err")"
+else
+    echo "FAIL: DNS failure: exit $rc, stderr: $(cat "$tmp/err")"; fail=1
+fi
 exit $fail

@@ -84,6 +84,27 @@ unix)
     kill -TERM "$SPID"; wait "$SPID" || die "exit status after SIGTERM"
     [ ! -e "$sock" ] || die "socket file left behind"
     ;;
+reuseport)
+    start srv ex "$dir/reuseport_threads" 4 127.0.0.1 0
+    set -- $FIRST
+    [ "$1" = listening ] && [ "$3" -gt 0 ] || die "first line: $FIRST"
+    port=$3
+    : > "$tmp/answers"
+    for _ in $(seq 64); do
+        "$cli" connect 127.0.0.1 "$port" < /dev/null >> "$tmp/answers" \
+            2>/dev/null || die "connect"
+    done
+    distinct=$(sort -u "$tmp/answers" | grep -c '^thread [0-3]$')
+    [ "$(wc -l < "$tmp/answers")" -eq 64 ] || die "answers: $(cat "$tmp/answers")"
+    echo "ok: 64 connections served by $distinct of 4 threads"
+    [ "$distinct" -ge 2 ] || die "SO_REUSEPORT spread nothing"
+    kill -TERM "$SPID"
+    cat <&"$SFD" > "$tmp/counts"
+    wait "$SPID" || die "exit status after SIGTERM"
+    total=$(awk '{s += $4} END {print s}' "$tmp/counts")
+    cat "$tmp/counts"
+    [ "$total" = 64 ] || die "served counts: $(cat "$tmp/counts")"
+    ;;
 *)
     die "unknown example $name"
     ;;

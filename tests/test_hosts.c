@@ -1,0 +1,430 @@
+/* The hosts file (src/hosts.c) as resolve_sockaddr uses it: per family
+ * when DNS had none, re-read when it changes, missing, unreadable, full
+ * of garbage, or a FIFO swapped in under its path. Against dnsmasq (the
+ * ctest fixture) and the fault responder (tests/harness/fakedns.c). */
+#define _GNU_SOURCE /* utimensat, setgroups */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "harness/fakedns.h"
+#include "harness/rtest.h"
+
+#define Z ".anysock.test"
+
+struct t {
+    struct ev_loop *loop;
+    anysock_ctx *ctx;
+    int fds;
+    char hosts[256];
+    fakedns *fake;
+    uint16_t fakeport;
+};
+
+static int setup(void **state)
+{
+    struct t *t = calloc(1, sizeof *t);
+
+    if (t == NULL)
+        return -1;
+    t->fds = count_fds();
+    t->loop = ev_loop_new(EVFLAG_AUTO);
+    snprintf(t->hosts, sizeof t->hosts, "%s/anysock-hosts-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    {
+        int fd = mkstemp(t->hosts);
+
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    *state = t;
+    return t->loop ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct t *t = *state;
+
+    anysock_ctx_free(t->ctx);
+    fakedns_stop(t->fake);
+    ev_loop_destroy(t->loop);
+    unlink(t->hosts);
+    /* the loop, ctx and responder are gone: every fd must be back */
+    assert_int_equal(count_fds(), t->fds);
+    free(t);
+    return 0;
+}
+
+static void write_hosts(struct t *t, const char *text)
+{
+    FILE *f = fopen(t->hosts, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* t->ctx on `servers`, with t's hosts file and the given timeouts. */
+static void ctx_on(struct t *t, const char *servers, const char *protocols,
+                   double timeout, int tries)
+{
+    anysock_config cfg;
+
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = t->hosts;
+    cfg.protocols = protocols;
+    cfg.dns_timeout = timeout;
+    cfg.dns_tries = tries;
+    assert_int_equal(anysock_ctx_new(t->loop, &cfg, &t->ctx), 0);
+    /* timers count from the loop's cached time, stale by the set-up
+     * (seconds under valgrind) */
+    ev_now_update(t->loop);
+}
+
+/* A ctx on dnsmasq (skips visibly without it). */
+static void ctx_dns(struct t *t, const char *protocols)
+{
+    char servers[64];
+    int port = dnsmasq_port();
+
+    if (port == 0) {
+        print_message("dnsmasq fixture not running\n");
+        skip();
+    }
+    snprintf(servers, sizeof servers, "127.0.0.1:%d", port);
+    ctx_on(t, servers, protocols, 1, 2);
+}
+
+/* A ctx on the fault responder, small timeouts. */
+static void ctx_fake(struct t *t, double timeout, int tries)
+{
+    char servers[64];
+
+    assert_int_equal(fakedns_start(&t->fake, &t->fakeport), 0);
+    snprintf(servers, sizeof servers, "127.0.0.1:%u", t->fakeport);
+    ctx_on(t, servers, NULL, timeout, tries);
+}
+
+/* Start, run to the callback, check the rules, return the joined text. */
+static const char *resolve(struct t *t, const char *node, const char *svc,
+                           const char *proto, int family, int socktype,
+                           struct rec *r, char *buf, size_t buflen)
+{
+    memset(r, 0, sizeof *r);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, node, svc, proto,
+                                              family, socktype,
+                                              rec_resolve_cb, r, NULL), 0);
+    r->returned = true;
+    assert_true(run_until(t->loop, &r->calls, 1, 10));
+    assert_false(r->early);
+    assert_int_equal(r->calls, 1);
+    assert_true(loop_drains(t->loop, 10));
+    assert_int_equal(r->calls, 1);
+    if (r->n == 0)
+        assert_true(r->status < 0);
+    else
+        assert_int_equal(r->status, 0);
+    return rec_str(r, buf, buflen);
+}
+
+#define RESOLVE(node, svc, proto, fam, type)                                \
+    resolve(t, node, svc, proto, fam, type, &r, buf, sizeof buf)
+
+/* ---- per family, re-read ------------------------------------------------ */
+
+static void test_hosts_file_answers_a_family_dns_lacks(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024];
+
+    /* DNS has A for a.*: the hosts A is ignored, its AAAA is used */
+    write_hosts(t, "127.0.0.77 a" Z "\n::1 A" Z " # comment\n");
+    ctx_dns(t, NULL);
+    assert_string_equal(RESOLVE("a" Z, "80", NULL, 0, 0),
+                        "inet 127.0.0.11 80, inet6 ::1 80");
+}
+static void test_hosts_file_answers_unknown_name(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024];
+
+    write_hosts(t, "# test\n  127.0.0.78\tother hostsonly" Z "\n"
+                   "bogus hostsonly" Z "\n127.0.0.79 hostsonly" Z "\n");
+    ctx_dns(t, NULL);
+    assert_string_equal(RESOLVE("hostsonly" Z, "80", NULL, 0, 0),
+                        "inet 127.0.0.78 80, inet 127.0.0.79 80");
+}
+static void test_hosts_file_is_reread_when_changed(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024];
+    struct timespec ts[2] = {{.tv_sec = 1000000}, {.tv_sec = 1000000}};
+
+    write_hosts(t, "127.0.0.80 h" Z "\n");
+    utimensat(AT_FDCWD, t->hosts, ts, 0);
+    ctx_dns(t, NULL);
+    assert_string_equal(RESOLVE("h" Z, "80", NULL, 0, 0),
+                        "inet 127.0.0.80 80");
+    write_hosts(t, "127.0.0.81 h" Z "\n");
+    ts[0].tv_sec = ts[1].tv_sec = 2000000;
+    utimensat(AT_FDCWD, t->hosts, ts, 0);
+    assert_string_equal(RESOLVE("h" Z, "80", NULL, 0, 0),
+                        "inet 127.0.0.81 80");
+}
+
+/* ---- missing, unreadable, garbage ---------------------------------------- */
+
+static void test_hosts_file_missing_dns_still_answers(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024];
+
+    assert_int_equal(unlink(t->hosts), 0);
+    ctx_fake(t, 0.5, 2);
+    assert_string_equal(RESOLVE("ok.example", "80", NULL, 4, 0),
+                        "inet 127.0.0.60 80");
+    /* NXDOMAIN and no file to fall back on */
+    assert_string_equal(RESOLVE("nx.hostsonly", "80", NULL, 0, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    /* the file appearing later is noticed */
+    write_hosts(t, "127.0.0.90 nx.hostsonly\n");
+    assert_string_equal(RESOLVE("nx.hostsonly", "80", NULL, 4, 0),
+                        "inet 127.0.0.90 80");
+}
+
+/* In a child that is not root (as root, permissions do not apply): a 0600
+ * root-owned hosts file cannot be opened, DNS still answers and the name
+ * only that file holds is not found. Exit codes name the failed step. */
+static int unreadable_child(uint16_t port, const char *hosts)
+{
+    struct ev_loop *loop;
+    anysock_config cfg;
+    anysock_ctx *ctx = NULL;
+    char servers[64], buf[256];
+    struct rec r;
+    int fd;
+
+    if (getuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+                          setuid(65534) != 0))
+        return 10;
+    fd = open(hosts, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 || errno != EACCES)
+        return 11;   /* the set-up would prove nothing */
+    loop = ev_loop_new(EVFLAG_AUTO);
+    snprintf(servers, sizeof servers, "127.0.0.1:%u", port);
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = hosts;
+    cfg.dns_timeout = 0.5;
+    cfg.dns_tries = 2;
+    if (loop == NULL || anysock_ctx_new(loop, &cfg, &ctx) != 0)
+        return 12;
+    memset(&r, 0, sizeof r);
+    if (anysock_resolve_sockaddr(ctx, "nx.unreadable", "80", NULL, 0, 0,
+                                 rec_resolve_cb, &r, NULL) != 0)
+        return 13;
+    r.returned = true;
+    if (!run_until(loop, &r.calls, 1, 10) || r.early || r.status != -ENXIO)
+        return 14;
+    memset(&r, 0, sizeof r);
+    if (anysock_resolve_sockaddr(ctx, "ok.example", "80", NULL, 4, 0,
+                                 rec_resolve_cb, &r, NULL) != 0)
+        return 15;
+    r.returned = true;
+    if (!run_until(loop, &r.calls, 1, 10) || r.status != 0 ||
+        strcmp(rec_str(&r, buf, sizeof buf), "inet 127.0.0.60 80") != 0)
+        return 16;
+    anysock_ctx_free(ctx);
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+static void test_hosts_file_unreadable_dns_still_answers(void **state)
+{
+    struct t *t = *state;
+    pid_t pid;
+    int st;
+
+    write_hosts(t, "127.0.0.91 nx.unreadable\n");
+    if (getuid() == 0)
+        assert_int_equal(chown(t->hosts, 0, 0), 0);
+    /* not root: mode 0 keeps the owner out too */
+    assert_int_equal(chmod(t->hosts, getuid() == 0 ? 0600 : 0), 0);
+    ctx_fake(t, 0.5, 2);   /* the responder thread answers the child too */
+    /* the same file, readable: the name is found (the test's control) */
+    {
+        struct rec r;
+        char buf[1024];
+
+        if (getuid() == 0)
+            assert_string_equal(RESOLVE("nx.unreadable", "80", NULL, 4, 0),
+                                "inet 127.0.0.91 80");
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(unreadable_child(t->fakeport, t->hosts));
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    print_message("unreadable hosts child: exit %d\n", WEXITSTATUS(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+static void test_hosts_file_garbage_keeps_valid_lines(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[1024], big[300];
+    FILE *f = fopen(t->hosts, "w");
+    static const char binary[] = "\x01\x02\xff\xfe\x80 \x7f\t\x1b[0m\n";
+    static const char nul[] = "127.0.0.93 nx.a\0b nx.nul\n";
+
+    assert_non_null(f);
+    fwrite(binary, 1, sizeof binary - 1, f);
+    fputs("127.0.0.92 nx.before\n", f);
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fputs("\0\0\0\n", f);
+    /* a 1 MiB line: an address and one enormous name */
+    fputs("127.0.0.94 ", f);
+    for (int i = 0; i < 1024 * 1024; i++)
+        fputc('y', f);
+    fputs("\n999.1.1.1 nx.bad\n1.2.3.4.5 nx.bad\n::g nx.bad\n"
+          "127.0.0.1.nx.bad\n127.0.0.98\tnx.bad\x01 \n", f);
+    memset(big, 'a', sizeof big);
+    fprintf(f, "127.0.0.95 nx.%.*s\n", (int)sizeof big, big);
+    fputs("127.0.0.96 nx.after", f);   /* no newline at the end */
+    assert_int_equal(fclose(f), 0);
+
+    ctx_fake(t, 0.5, 2);
+    assert_string_equal(RESOLVE("nx.before", "80", NULL, 4, 0),
+                        "inet 127.0.0.92 80");
+    /* the NUL ends neither the file nor its line; the word holding it
+     * matches nothing, as in 7.17 */
+    assert_string_equal(RESOLVE("nx.nul", "80", NULL, 4, 0),
+                        "inet 127.0.0.93 80");
+    assert_string_equal(RESOLVE("nx.a", "80", NULL, 4, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    assert_string_equal(RESOLVE("nx.after", "80", NULL, 4, 0),
+                        "inet 127.0.0.96 80");
+    assert_string_equal(RESOLVE("nx.bad", "80", NULL, 4, 0), "");
+    assert_int_equal(r.status, -ENXIO);
+    assert_string_equal(RESOLVE("nx.bad\x01", "80", NULL, 4, 0),
+                        "inet 127.0.0.98 80");
+    /* DNS still answers */
+    assert_string_equal(RESOLVE("ok.example", "80", NULL, 4, 0),
+                        "inet 127.0.0.60 80");
+}
+
+/* ---- hosts file: a FIFO swapped in between stat and open ---------------- */
+
+int __real_open(const char *path, int flags, ...);
+int __wrap_open(const char *path, int flags, ...);
+
+static const char *swap_path;    /* armed: the hosts file */
+static const char *swap_fifo;    /* what replaces it */
+static int swap_flags = -1;      /* the flags the library opened it with */
+
+int __wrap_open(const char *path, int flags, ...)
+{
+    va_list ap;
+    mode_t mode;
+
+    va_start(ap, flags);
+    mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
+    va_end(ap);
+    if (swap_path != NULL && strcmp(path, swap_path) == 0) {
+        /* the race: stat saw a regular file, open gets a FIFO */
+        assert_int_equal(rename(swap_fifo, swap_path), 0);
+        swap_flags = flags;
+        swap_path = NULL;
+    }
+    return __real_open(path, flags, mode);
+}
+
+static void test_hosts_fifo_swapped_in_does_not_block(void **state)
+{
+    struct t *t = *state;
+    struct rec r;
+    char buf[256], fifo[300];
+    FILE *f;
+
+    ctx_fake(t, 0.5, 1);   /* nx.*: NXDOMAIN */
+    f = fopen(t->hosts, "w");
+    assert_non_null(f);
+    fputs("127.0.0.90 nx.fifo\n", f);
+    fclose(f);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "nx.fifo", "80", NULL, 4,
+                                              0, rec_resolve_cb, &r, NULL),
+                     0);
+    r.returned = true;
+    assert_true(run_until(t->loop, &r.calls, 1, 10));
+    assert_string_equal(rec_str(&r, buf, sizeof buf), "inet 127.0.0.90 80");
+
+    /* change the file (the cache re-reads it), and have a FIFO take its
+     * place between the library's stat and its open: a blocking open of
+     * a FIFO with no writer never returns, so the alarm would end us */
+    f = fopen(t->hosts, "a");
+    assert_non_null(f);
+    fputs("127.0.0.91 nx.fifo2\n", f);
+    fclose(f);
+    {
+        struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+
+        assert_int_equal(utimensat(AT_FDCWD, t->hosts, ts, 0), 0);
+    }
+    snprintf(fifo, sizeof fifo, "%s.fifo", t->hosts);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    swap_fifo = fifo;
+    swap_path = t->hosts;
+    alarm(30);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "nx.fifo", "80", NULL, 4,
+                                              0, rec_resolve_cb, &r, NULL),
+                     0);
+    r.returned = true;
+    assert_true(run_until(t->loop, &r.calls, 1, 10));
+    alarm(0);
+    assert_null(swap_path);   /* the swap happened */
+    assert_true((swap_flags & O_NONBLOCK) && (swap_flags & O_CLOEXEC));
+    /* a FIFO is no hosts file: nothing from it, DNS said NXDOMAIN */
+    assert_int_equal(r.status, -ENXIO);
+    print_message("FIFO in place of the hosts file: %s at once\n",
+                  anysock_err_name(r.status));
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_hosts_file_answers_a_family_dns_lacks),
+        T(test_hosts_file_answers_unknown_name),
+        T(test_hosts_file_is_reread_when_changed),
+        T(test_hosts_file_missing_dns_still_answers),
+        T(test_hosts_file_unreadable_dns_still_answers),
+        T(test_hosts_file_garbage_keeps_valid_lines),
+        T(test_hosts_fifo_swapped_in_does_not_block),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
