@@ -3,7 +3,9 @@
 usage: dnsd.py ADDR PORT MODE [DELAY]
 MODE: good (A 127.0.0.1 / AAAA ::1 for any name, NXDOMAIN for SRV),
       mute, servfail, refused, slow (good after DELAY s), mute6 (A only, AAAA never),
-      manyA (N=DELAY A records 127.0.0.x, AAAA ::1)"""
+      manyA (N=DELAY A records 127.0.0.x, AAAA ::1),
+      tcmute (UDP: empty reply with TC set; TCP: accept and never answer),
+      tcclosed (UDP: TC set; no TCP listener), tcrst (TCP: accept, read, reset)"""
 import socket, struct, sys, threading, time
 addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 arg = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
@@ -28,6 +30,8 @@ def reply(p, rcode, answers):
 
 def answer(p, src):
     q, qtype = qparse(p)
+    if mode.startswith("tc"):
+        return s.sendto(p[:2] + struct.pack(">HHHHH", 0x8380, 1, 0, 0, 0) + q, src)
     if mode == "mute":
         return
     if mode == "servfail":
@@ -49,6 +53,17 @@ def answer(p, src):
     else:
         s.sendto(reply(p, 3, []), src)
 
+if mode in ("tcmute", "tcrst"):
+    def tcp():
+        t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        t.bind((addr, port)); t.listen(100); keep = []
+        while True:
+            c, _ = t.accept()
+            if mode == "tcrst":
+                c.recv(1000); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close()
+            else:
+                keep.append(c)
+    threading.Thread(target=tcp, daemon=True).start()
 while True:
     p, src = s.recvfrom(4096)
     try:
