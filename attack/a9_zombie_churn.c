@@ -1,8 +1,8 @@
 /* One live lookup L while other lookups are started and cancelled (each
  * after it has been sent) in a steady churn: does L still move on from a
  * mute first server to the good second one after one timeout?
- * usage: ANYSOCK_DNS_SERVERS=MUTE,GOOD a9_zombie_churn CHURN_PER_TICK [TICK_S]
- * (CHURN 0 is the control). */
+ * usage: ANYSOCK_DNS_SERVERS=MUTE,GOOD a9_zombie_churn CHURN_PER_TICK [TICK_S [MAX_INFLIGHT]]
+ * (CHURN 0 is the control). Optional 3rd arg: dns_max_inflight. */
 #include "common.h"
 
 static anysock_ctx *ctx;
@@ -30,7 +30,9 @@ int main(int argc, char **argv)
     ev_timer tm;
     churn = argc > 1 ? atoi(argv[1]) : 10;
     double tickt = argc > 2 ? atof(argv[2]) : 0.1;
-    anysock_ctx_new(loop, NULL, &ctx);
+    anysock_config cfg; anysock_config_init(&cfg);
+    if (argc > 3) cfg.dns_max_inflight = atoi(argv[3]);   /* zombie cap is max(16, this) */
+    anysock_ctx_new(loop, &cfg, &ctx);
     t0 = mono();
     anysock_resolve_sockaddr(ctx, "live.test", "80", NULL, 4, 0, lcb, NULL, &lg);
     ev_timer_init(&tm, tick, tickt, tickt); ev_timer_start(loop, &tm);

@@ -40,6 +40,8 @@ def answer(p, src):
         return s.sendto(reply(p, 5, []), src)
     if mode == "slow":
         time.sleep(arg)
+    if mode == "mute4" and qtype == 1:
+        return
     if mode == "mute6" and qtype == 28:
         return
     if qtype == 1:
