@@ -5,7 +5,8 @@ MODE: good (A 127.0.0.1 / AAAA ::1 for any name, NXDOMAIN for SRV),
       mute, servfail, refused, slow (good after DELAY s), mute6 (A only, AAAA never),
       manyA (N=DELAY A records 127.0.0.x, AAAA ::1),
       tcmute (UDP: empty reply with TC set; TCP: accept and never answer),
-      tcclosed (UDP: TC set; no TCP listener), tcrst (TCP: accept, read, reset)"""
+      tcclosed (UDP: TC set; no TCP listener), tcrst (TCP: accept, read, reset),
+      mute4 (AAAA only, A never), v4only (A 127.0.0.1, AAAA NOERROR/no data)"""
 import socket, struct, sys, threading, time
 addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 arg = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
@@ -40,6 +41,8 @@ def answer(p, src):
         return s.sendto(reply(p, 5, []), src)
     if mode == "slow":
         time.sleep(arg)
+    if mode == "v4only" and qtype == 28:
+        return s.sendto(reply(p, 0, []), src)
     if mode == "mute4" and qtype == 1:
         return
     if mode == "mute6" and qtype == 28:
