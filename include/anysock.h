@@ -247,11 +247,14 @@ typedef struct anysock_config {
      * "ipv4", "ipv6". NULL: $ANYSOCK_PROTOCOLS, else "ipv4,ipv6". */
     const char *protocols;
     double dns_timeout;      /* seconds for the first try; 0: 2; <= 3600 */
-    /* 0: 3. c-ares doubles the timeout per try; every lookup also has a
-     * deadline of timeout * 2^tries (16 s by default) however many servers
-     * are mute, after which the hosts file still answers. At most 10. */
+    /* 0: 3. The timeout doubles per round of servers, as c-ares does;
+     * every query also has a deadline of timeout * 2^tries (16 s by
+     * default) from its first send however many servers are mute, after
+     * which the hosts file still answers. At most 10. */
     int dns_tries;
-    int dns_max_inflight;    /* DNS queries outstanding at once; 0: 64 */
+    /* DNS queries with the servers at once, at most; 0: 64. The number
+     * sent adapts below it (starts at 16, halves on timeouts). */
+    int dns_max_inflight;
     /* Happy Eyeballs connection-attempt delay in seconds; 0 tries targets
      * strictly one at a time, as AnyEvent does. anysock_config_init sets
      * the RFC 8305 default, 0.25. At most 3600. */
@@ -308,8 +311,12 @@ typedef void (*anysock_resolve_cb)(void *data, int status,
  * an error (ANYSOCK_ESERVICE, ANYSOCK_EPROTOCOL, -EINVAL, -ENAMETOOLONG for
  * a unix path longer than sun_path, -ENOMEM) and never calls it. A name
  * DNS cannot carry (over 253 characters, a label over 63 or empty) is
- * -EINVAL here, before any query. guard may be NULL: the operation then
- * frees itself. */
+ * -EINVAL here, before any query; so is a name with a backslash (c-ares
+ * would read it as an escape and ask another name). Each DNS question
+ * has the deadline of anysock_config.dns_tries from its first send, so a
+ * lookup that asks SRV first (then A and AAAA) takes at most two. See
+ * ANYSOCK_RESOLVE_MAX_SRV for what a lookup keeps. guard may be NULL: the
+ * operation then frees itself. */
 ANYSOCK_EXTERN int anysock_resolve_sockaddr(anysock_ctx *ctx,
                                             const char *node,
                                             const char *service,

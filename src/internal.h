@@ -49,8 +49,8 @@ void anysock__op_unlink(anysock__op *op);
 /* Cancel every live op of ctx (used by anysock_ctx_free). */
 void anysock__ctx_cancel_all(anysock_ctx *ctx);
 
-/* The context. loop.c creates and frees it; fields below the line are the
- * resolver's own (loop.c / resolver.c). */
+/* The context. ctx.c creates and frees it; fields below the line are the
+ * resolver's own (dns.c / resolver.c). */
 struct anysock_ctx {
     struct ev_loop *loop;
     anysock__op *ops;          /* live operations */
@@ -60,7 +60,7 @@ struct anysock_ctx {
      * = preferred; e.g. "ipv4,ipv6" gives pref_ipv4 2, pref_ipv6 1. */
     int pref_ipv4, pref_ipv6;
     /* ---- resolver state ---- */
-    struct anysock__resolver *res;  /* c-ares channel + query queue (loop.c) */
+    struct anysock__resolver *res;  /* the DNS engine (dns.c) */
     char *hosts_path;               /* hosts file (resolver.c reads it) */
     struct anysock__hosts *hosts;   /* its parsed cache, NULL until needed */
     double dns_deadline;            /* seconds a whole lookup may take */

@@ -118,7 +118,8 @@ static int reply(const unsigned char *q, size_t qlen, bool tcp,
     put16(m, 0);
     put16(m, 0);
     put(m, q + 12, qend - 12);
-    if (ll == 2 && memcmp(l, "hz", 2) == 0 && qtype == 33) {
+    if (ll == 2 && (memcmp(l, "hz", 2) == 0 || memcmp(l, "hu", 2) == 0) &&
+        qtype == 33) {
         if (!tcp) {
             tc = true;
         } else {
@@ -131,7 +132,9 @@ static int reply(const unsigned char *q, size_t qlen, bool tcp,
             hz += q[hz] + 1u;   /* past "hz": the zone */
             for (unsigned n = 0;; n++) {
                 char t[8];
-                int tl = snprintf(t, sizeof t, "t%u", n);
+                int tl = snprintf(t, sizeof t, "%c%u", l[1] == 'z' ? 't'
+                                                                    : 'u',
+                                  n);
                 unsigned char lab = (unsigned char)tl;
                 size_t at = m->len;
 
@@ -148,7 +151,8 @@ static int reply(const unsigned char *q, size_t qlen, bool tcp,
                 an++;
             }
         }
-    } else if (l[0] == 't' && ll > 1 && (qtype == 1 || qtype == 28)) {
+    } else if ((l[0] == 't' || l[0] == 'u') && ll > 1 &&
+               (qtype == 1 || qtype == 28)) {
         if (!tcp) {
             tc = true;
         } else {
@@ -162,7 +166,11 @@ static int reply(const unsigned char *q, size_t qlen, bool tcp,
                 a[1] = qtype == 1 ? 1 : 0x01;
                 a[rl - 2] = (unsigned char)(n >> 8);
                 a[rl - 1] = (unsigned char)n;
-                if (!(put16(m, 0xc00c) && put16(m, qtype) && put16(m, 1) &&
+                /* u<N>: every owner written out in full, no pointer */
+                bool own = l[0] == 'u' ? put(m, q + 12, qend - 16)
+                                       : put16(m, 0xc00c);
+
+                if (!(own && put16(m, qtype) && put16(m, 1) &&
                       put16(m, 0) && put16(m, 60) && put16(m, rl) &&
                       put(m, a, rl))) {
                     m->len = at;

@@ -5,6 +5,8 @@
  *          64 KiB reply of SRV records, targets t<N>.<rest>, ports 1000+N
  *   t<N>   A / AAAA: TC over UDP; over TCP a full 64 KiB reply of
  *          records (4,094 A or 2,339 AAAA) for that name
+ *   hu, u<N>   the same, but every A/AAAA owner name is written out in
+ *          full instead of a compression pointer
  *   a6mute     A 127.0.0.80 at once; AAAA never answered
  *   a6servfail A 127.0.0.80; AAAA rcode SERVFAIL
  *   reset  TC over UDP; the TCP connection is reset when the query comes
