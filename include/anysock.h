@@ -68,7 +68,9 @@ ANYSOCK_EXTERN const char *anysock_version(void);
     XX(ENOTSOCK,    -3010, "path exists and is not a socket")              \
     XX(EDNSTIMEOUT, -3011, "DNS servers did not answer")                   \
     XX(EDNSCONN,    -3012, "connection to DNS server failed")              \
-    XX(ENOSERVERS,  -3013, "no DNS servers configured")
+    XX(ENOSERVERS,  -3013, "no DNS servers configured")                 \
+    XX(EENVCACHE,   -3014, "malformed ANYSOCK_DNS_CACHE")                  \
+    XX(EENVHFIRST,  -3015, "malformed ANYSOCK_HOSTS_FIRST")
 
 enum anysock_error {
 #define ANYSOCK_XX_(name, code, msg) ANYSOCK_##name = (code),
@@ -260,6 +262,37 @@ typedef struct anysock_config {
      * the RFC 8305 default, 0.25. At most 3600. */
     double connect_delay;
     unsigned server_flags;   /* ANYSOCK_SERVER_* */
+    /* ---- long-running processes (fields appended; zero keeps 7.17's
+     * behaviour) ---- */
+    /* The resolver configuration read for the servers when neither
+     * dns_servers nor $ANYSOCK_DNS_SERVERS names any; NULL:
+     * /etc/resolv.conf. Its metadata (mtime, ctime, size, inode) is
+     * checked when a lookup starts, at most once per second and never
+     * while idle; on a change a new set of channels is made with the new
+     * servers, lookups already started finish on the old set, which is
+     * freed once empty, and the TTL cache is emptied. A file that names
+     * no "nameserver" (empty or missing) means no servers: lookups then
+     * fail at once with ANYSOCK_ENOSERVERS (after the hosts file), where
+     * glibc would ask 127.0.0.1 and 7.17 public servers. Explicit servers
+     * are never replaced. */
+    const char *resolv_conf;
+    /* TTL cache of DNS answers, in entries: > 0 on with that bound (LRU
+     * eviction); 0: $ANYSOCK_DNS_CACHE (unset, empty or 0: off, as
+     * 7.17, which asks every time); < 0: off whatever the environment
+     * says. Answers served from it may be up to their TTL old. */
+    int dns_cache;
+    /* Longest time a positive answer is kept, seconds; 0: 3600. A TTL
+     * of 0 is never cached. <= 2^31. */
+    double dns_cache_max_ttl;
+    /* Longest time NXDOMAIN / NODATA is kept (RFC 2308: the lesser of
+     * the SOA's TTL and MINIMUM; without an SOA never), seconds; 0: 300;
+     * never more than dns_cache_max_ttl. */
+    double dns_cache_max_negative_ttl;
+    /* 1: the hosts file first (glibc's "files dns"): a name it lists is
+     * answered from it at once, without DNS; 0: $ANYSOCK_HOSTS_FIRST ("1"
+     * on, "0" off, unset: off); -1: off whatever the environment says.
+     * Off is 7.17's order: DNS first, the hosts file per family after. */
+    int hosts_first;
 } anysock_config;
 
 /* Fill `cfg` with the defaults (connect_delay 0.25, the rest 0/NULL). */
@@ -669,6 +702,10 @@ typedef struct anysock_ctx_stats {
     size_t dns_inflight;        /* DNS queries with the servers */
     size_t servers;             /* listening servers */
     size_t attempts;            /* connection attempts in progress */
+    /* the TTL cache (anysock_config.dns_cache), per DNS question (A,
+     * AAAA, SRV): answered from it, asked the servers, and live entries
+     * pushed out by the bound (expired ones are not counted); all 0 with
+     * the cache off */
     uint64_t cache_hits, cache_misses, cache_evictions;
 } anysock_ctx_stats;
 
