@@ -300,7 +300,8 @@ ANYSOCK_EXTERN void anysock_config_init(anysock_config *cfg);
 
 /* Create a context on `loop`; cfg NULL means anysock_config_init's
  * defaults. Environment variables are read here: a malformed one is
- * ANYSOCK_EENVDNS / EENVHOSTS / EENVPROTO; a value out of range (negative,
+ * ANYSOCK_EENVDNS / EENVHOSTS / EENVPROTO / EENVCACHE / EENVHFIRST; a
+ * value out of range (negative,
  * NaN, infinite, above its bound) ANYSOCK_ECONFIG. Returns 0 and sets
  * *out, or an error and leaves *out untouched. */
 ANYSOCK_EXTERN int anysock_ctx_new(struct ev_loop *loop,
@@ -328,9 +329,10 @@ typedef struct anysock_target {
  * name, no data, no usable target), ANYSOCK_EDNSTIMEOUT (no server
  * answered in time), ANYSOCK_EDNSCONN (every server's socket failed: port
  * closed, TCP connection refused or reset), ANYSOCK_ESERVFAIL,
- * ANYSOCK_EREFUSED, ANYSOCK_EBADRESP (malformed reply), ANYSOCK_EDNS
- * (another DNS failure) or -ENOMEM: a DNS failure never reads like a
- * connection failure. `targets` is borrowed until the callback returns. */
+ * ANYSOCK_EREFUSED, ANYSOCK_EBADRESP (malformed reply), ANYSOCK_ENOSERVERS
+ * (the configuration names no DNS server: at once, no query),
+ * ANYSOCK_EDNS (another DNS failure) or -ENOMEM: a DNS failure never
+ * reads like a connection failure. `targets` is borrowed until the callback returns. */
 typedef void (*anysock_resolve_cb)(void *data, int status,
                                    const anysock_target *targets,
                                    size_t count);
@@ -349,7 +351,11 @@ typedef void (*anysock_resolve_cb)(void *data, int status,
  * has the deadline of anysock_config.dns_tries from its first send, so a
  * lookup that asks SRV first (then A and AAAA) takes at most two. See
  * ANYSOCK_RESOLVE_MAX_SRV for what a lookup keeps. guard may be NULL: the
- * operation then frees itself. */
+ * operation then frees itself. With anysock_config.hosts_first a name the
+ * hosts file lists is answered from it without DNS (inet_aton too); with
+ * dns_cache answers may come from the TTL cache, up to their TTL old (the
+ * callback still runs from the loop). A lookup start is also when a
+ * changed resolv.conf is noticed (anysock_config.resolv_conf). */
 ANYSOCK_EXTERN int anysock_resolve_sockaddr(anysock_ctx *ctx,
                                             const char *node,
                                             const char *service,
