@@ -1174,15 +1174,21 @@ static int conf_read(const char *path, struct ares_addr_port_node *srv,
     FILE *f;
 
     *exists = false;
-    if (fd < 0)
+    if (fd < 0) {
+        /* unreadable: remember it as it is, so it is not read again
+         * until it changes */
+        *exists = stat(path, st) == 0;
         return 0;
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
-        (f = fdopen(fd, "r")) == NULL) {
-        *exists = true;
+    }
+    if (fstat(fd, st) != 0) {
         anysock__close(fd);
         return 0;
     }
     *exists = true;
+    if (!S_ISREG(st->st_mode) || (f = fdopen(fd, "r")) == NULL) {
+        anysock__close(fd);
+        return 0;
+    }
     while (n < MAX_SERVERS && fgets(line, sizeof line, f) != NULL) {
         char *p = line + strspn(line, " \t"), *tok, *save = NULL;
 
