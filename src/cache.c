@@ -25,8 +25,12 @@ struct ent {
     char name[];
 };
 
+struct bucket {
+    ent *head;
+};
+
 struct anysock__cache {
-    ent **b;
+    struct bucket *b;
     size_t nb, n, max;
     ent *head, *tail;
     double max_ttl, max_neg;
@@ -110,7 +114,7 @@ static void lru_front(anysock__cache *c, ent *e)
 
 static ent **find(anysock__cache *c, const char *name, int type, uint64_t h)
 {
-    ent **pp = &c->b[h & (c->nb - 1)];
+    ent **pp = &c->b[h & (c->nb - 1)].head;
 
     for (; *pp != NULL; pp = &(*pp)->hnext)
         if ((*pp)->hash == h && (*pp)->type == type &&
@@ -200,7 +204,7 @@ static double ttl_val(uint32_t t)
 double anysock__cache_ttl(const anysock__cache *c, int type, int status,
                           const unsigned char *abuf, int alen)
 {
-    const unsigned char *p, *end = abuf + alen;
+    const unsigned char *p, *end;
     unsigned qd, an, ns;
     double min_an = -1, neg = -1;
     bool have = false;
@@ -209,6 +213,7 @@ double anysock__cache_ttl(const anysock__cache *c, int type, int status,
         (status != ARES_SUCCESS && status != ARES_ENODATA &&
          status != ARES_ENOTFOUND))
         return -1;
+    end = abuf + alen;
     qd = (unsigned)(abuf[4] << 8 | abuf[5]);
     an = (unsigned)(abuf[6] << 8 | abuf[7]);
     ns = (unsigned)(abuf[8] << 8 | abuf[9]);
@@ -262,17 +267,17 @@ double anysock__cache_ttl(const anysock__cache *c, int type, int status,
 static void grow(anysock__cache *c)
 {
     size_t nnb = c->nb * 2;
-    ent **nb = anysock__calloc(nnb, sizeof *nb);
+    struct bucket *nb = anysock__calloc(nnb, sizeof *nb);
 
     if (nb == NULL)
         return;          /* longer chains, still correct */
     for (size_t i = 0; i < c->nb; i++) {
-        ent *e = c->b[i], *next;
+        ent *e = c->b[i].head, *next;
 
         for (; e != NULL; e = next) {
             next = e->hnext;
-            e->hnext = nb[e->hash & (nnb - 1)];
-            nb[e->hash & (nnb - 1)] = e;
+            e->hnext = nb[e->hash & (nnb - 1)].head;
+            nb[e->hash & (nnb - 1)].head = e;
         }
     }
     anysock__free(c->b);
@@ -312,8 +317,8 @@ void anysock__cache_put(anysock__cache *c, const char *name, int type,
     }
     if (c->n >= c->nb && c->nb < ((size_t)1 << 24))
         grow(c);
-    e->hnext = c->b[h & (c->nb - 1)];
-    c->b[h & (c->nb - 1)] = e;
+    e->hnext = c->b[h & (c->nb - 1)].head;
+    c->b[h & (c->nb - 1)].head = e;
     lru_front(c, e);
     c->n++;
 }

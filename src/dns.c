@@ -1276,7 +1276,8 @@ static int make(anysock_ctx *ctx, int tmo_ms, int tries, unsigned maxinf,
         n = conf_read(conf, r->srv, &r->conf_st, &r->conf_exists);
     }
     if (n > 0) {
-        r->chans = anysock__calloc((size_t)(n * tries), sizeof *r->chans);
+        r->chans = anysock__calloc((size_t)n * (size_t)tries,
+                                   sizeof *r->chans);
         if (r->chans == NULL) {
             anysock__free(r);
             return -ENOMEM;
