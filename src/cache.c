@@ -171,7 +171,7 @@ int anysock__cache_get(anysock__cache *c, const char *name, int type,
     return 1;
 }
 
-/* ---- TTLs from the reply -------------------------------------------------- */
+/* ---- TTLs from the reply ------------------------------------------------- */
 
 /* Past a (possibly compressed) name; NULL when it runs off the end. */
 static const unsigned char *skip_name(const unsigned char *p,

@@ -1158,7 +1158,7 @@ void anysock__dns_set_socket_functions(anysock_ctx *ctx,
     ctx->res->tdata = data;
 }
 
-/* ---- resolv.conf ---------------------------------------------------------- */
+/* ---- resolv.conf --------------------------------------------------------- */
 
 /* The servers a resolv.conf names, as c-ares 1.18 reads them: the
  * addresses on "nameserver" lines (several per line too), port 53.
@@ -1225,7 +1225,7 @@ static bool conf_same(const struct stat *a, const struct stat *b)
            a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* ---- life ------------------------------------------------------------------ */
+/* ---- life ---------------------------------------------------------------- */
 
 /* A resolver for `servers` (the ANYSOCK_DNS_SERVERS syntax) or, when
  * NULL, for the servers `conf` names (none is allowed: every query then

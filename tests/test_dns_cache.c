@@ -175,7 +175,7 @@ static anysock_ctx_stats stats(struct t *t)
     return st;
 }
 
-/* ---- the cache ------------------------------------------------------------- */
+/* ---- the cache ----------------------------------------------------------- */
 
 static void test_cache_is_off_by_default(void **state)
 {
@@ -431,7 +431,7 @@ static void test_cache_from_environment(void **state)
     assert_int_equal(anysock_ctx_new(t->loop, &cfg, &c), ANYSOCK_ECONFIG);
 }
 
-/* ---- hosts first ------------------------------------------------------------ */
+/* ---- hosts first --------------------------------------------------------- */
 
 static double timed_resolve(struct t *t, const char *name, char *host,
                             size_t hostlen, int *status)
@@ -542,7 +542,7 @@ static void test_hosts_first_from_environment(void **state)
     assert_true(dt > 0.4);
 }
 
-/* ---- no servers ------------------------------------------------------------- */
+/* ---- no servers ---------------------------------------------------------- */
 
 static void no_servers_case(struct t *t, const char *conf)
 {
