@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define BENCH_MAX_SIDES 4
+#define BENCH_MAX_SIDES 6
 
 /* One implementation of a workload: runs one round, returns the figure
  * (in the workload's unit) or a negative value when the round failed. */
@@ -17,6 +17,9 @@ typedef struct bench_side {
     bench_round_fn round;
     void *arg;
     const char *skip;       /* non-NULL: why this side cannot run */
+    /* non-NULL: where each round leaves the CPU time per operation of the
+     * side under test (us), for the CPU rows of bench_compare_cpu */
+    const double *cpu;
 } bench_side;
 
 typedef struct bench_opts {
@@ -32,6 +35,23 @@ typedef struct bench_opts {
 void bench_compare(const bench_opts *o, const char *workload,
                    const char *unit, bool higher_better, bench_side *sides,
                    int nsides, const char *note);
+
+/* bench_compare, and for the sides with a `cpu` pointer a second table
+ * and BENCH lines under cpu_workload (unit us/<cpu_unit>, lower better). */
+void bench_compare_cpu(const bench_opts *o, const char *workload,
+                       const char *unit, bool higher_better,
+                       bench_side *sides, int nsides, const char *note,
+                       const char *cpu_workload, const char *cpu_unit,
+                       const char *cpu_note);
+
+/* CPU time of the whole process (every thread), seconds. Children (the
+ * load generator, dnsmasq) are not included. */
+double bench_cpu(void);
+
+/* Move this process into a fresh network namespace with loopback up and,
+ * if port_range is not NULL, that ip_local_port_range ("1024 65535").
+ * Needs root; false with the reason in why. */
+bool bench_new_netns(const char *port_range, char *why, size_t n);
 
 /* Pin the calling thread (and its future children) to cpu; -1: no-op. */
 void bench_pin(int cpu);

@@ -2,8 +2,13 @@
  * instead, side by side in one run (issue 6). */
 #include "bench.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +24,11 @@ static const struct {
     { "parse-ipv6", "glibc-inet_pton", 2.0 },
     { "format-ipv6", "glibc-inet_ntop", 5.0 },
     { "parse-hostport", "libevent-evutil_parse_sockaddr_port", 3.0 },
+    /* issue 14 */
+    { "parse-ipv4-mixed", "glibc-inet_pton", 1.5 },
+    { "parse-ipv6-mixed", "glibc-inet_pton", 2.5 },
+    { "format-ipv6-mixed", "glibc-inet_ntop", 5.0 },
+    { "parse-hostport-mixed", "libevent-evutil_parse_sockaddr_port", 3.0 },
     { "accept-64", "raw-epoll", 0.95 },
     { "accept-64", "libuv", 0.95 },
     { "connect-64", "raw-epoll", 0.95 },
@@ -28,6 +38,14 @@ static const struct {
     { "resolve-64", "libuv-uv_getaddrinfo", 4.0 },
     { "resolve-1024", "ours-64", 0.9 },
     { "connect-memory", "libuv", 1.0 },
+    /* issue 14: CPU rows are peer/ours */
+    { "resolve-64-dual", "c-ares", 1.0 },
+    { "resolve-64-dual", "raw-udp", 0.8 },
+    { "resolve-cpu", "c-ares", 1.1 },
+    { "accept-cpu", "raw-epoll", 0.95 },
+    { "accept-cpu", "libuv", 0.95 },
+    { "connect-cpu", "raw-epoll", 0.95 },
+    { "connect-cpu", "libuv", 0.95 },
     { "accept-allocs", "zero", INFINITY },
 };
 
@@ -46,6 +64,52 @@ double bench_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double bench_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+bool bench_new_netns(const char *port_range, char *why, size_t n)
+{
+    struct ifreq ifr;
+    int fd;
+    bool ok;
+
+    if (unshare(CLONE_NEWNET) < 0) {
+        snprintf(why, n, "unshare: %s (needs root)", strerror(errno));
+        return false;
+    }
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+    ifr.ifr_flags |= IFF_UP;
+    ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        snprintf(why, n, "loopback up: %s", strerror(errno));
+        return false;
+    }
+    if (port_range) {
+        /* net.* sysctls belong to the namespace of whoever opens them */
+        fd = open("/proc/sys/net/ipv4/ip_local_port_range",
+                  O_WRONLY | O_CLOEXEC);
+        ok = fd >= 0 && write(fd, port_range, strlen(port_range)) ==
+                            (ssize_t)strlen(port_range);
+        if (fd >= 0)
+            close(fd);
+        if (!ok) {
+            snprintf(why, n, "ip_local_port_range: %s", strerror(errno));
+            return false;
+        }
+    }
+    return true;
 }
 
 void bench_pin(int cpu)
@@ -125,14 +189,70 @@ static void fmt_ratio(char *buf, size_t n, double ours, double peer,
         snprintf(buf, n, "%.3f", r);
 }
 
-void bench_compare(const bench_opts *o, const char *workload,
-                   const char *unit, bool higher_better, bench_side *sides,
-                   int nsides, const char *note)
+/* The table rows and BENCH lines of one workload from per-round values. */
+static void report(const char *workload, const char *unit,
+                   bool higher_better, bench_side *sides, int nsides,
+                   double vals[][64], int rounds, const char *note)
 {
-    double vals[BENCH_MAX_SIDES][64];
     double med[BENCH_MAX_SIDES], lo[BENCH_MAX_SIDES], hi[BENCH_MAX_SIDES];
-    int rounds = o->rounds > 64 ? 64 : o->rounds;
     char a[32], b[32], c[32], r[32];
+
+    for (int s = 0; s < nsides; s++)
+        med[s] = median(vals[s], rounds, &lo[s], &hi[s]);
+
+    for (int s = 0; s < nsides; s++) {
+        fmt_value(a, sizeof a, med[s]);
+        fmt_value(b, sizeof b, lo[s]);
+        fmt_value(c, sizeof c, hi[s]);
+        if (s == 0) {
+            printf("%-20s %-36s %12s %12s %12s %-9s\n", workload,
+                   sides[s].name, a, b, c, unit);
+            if (sides[s].skip)
+                printf("%-20s   skipped: %s\n", "", sides[s].skip);
+            continue;
+        }
+        fmt_ratio(r, sizeof r, med[0], med[s], higher_better);
+        double t = target_for(workload, sides[s].name);
+        double rv = strcmp(r, "inf") == 0 ? INFINITY : atof(r);
+        const char *verdict = isnan(t) ? "" :
+            (isinf(t) ? (isinf(rv) ? "met" : "MISSED")
+                      : (rv >= t ? "met" : "MISSED"));
+        char tt[32];
+
+        if (isnan(t))   /* an information row: no target */
+            snprintf(tt, sizeof tt, "none");
+        else if (isinf(t))
+            snprintf(tt, sizeof tt, "inf");
+        else
+            snprintf(tt, sizeof tt, ">= %.2f", t);
+        printf("%-20s %-36s %12s %12s %12s %-9s ratio %s (target %s) %s\n",
+               "", sides[s].name, a, b, c, unit, r, tt, verdict);
+        if (sides[s].skip)
+            printf("%-20s   skipped: %s\n", "", sides[s].skip);
+    }
+    if (note)
+        printf("%-20s   note: %s\n", "", note);
+    for (int s = 1; s < nsides; s++) {
+        fmt_value(a, sizeof a, med[0]);
+        fmt_value(b, sizeof b, med[s]);
+        fmt_ratio(r, sizeof r, med[0], med[s], higher_better);
+        printf("BENCH %s ours=%s peer=%s:%s ratio=%s unit=%s\n", workload,
+               a, sides[s].name, b, r, unit);
+    }
+    fflush(stdout);
+}
+
+void bench_compare_cpu(const bench_opts *o, const char *workload,
+                       const char *unit, bool higher_better,
+                       bench_side *sides, int nsides, const char *note,
+                       const char *cpu_workload, const char *cpu_unit,
+                       const char *cpu_note)
+{
+    double vals[BENCH_MAX_SIDES][64], cpu[BENCH_MAX_SIDES][64];
+    int rounds = o->rounds > 64 ? 64 : o->rounds;
+    bench_side cs[BENCH_MAX_SIDES];
+    int ncs = 0;
+    char cu[32];
 
     /* A B A B ...: every side runs once per round, so slow drifts of the
      * machine hit all sides alike; the median drops the outliers. Round -1
@@ -146,50 +266,33 @@ void bench_compare(const bench_opts *o, const char *workload,
                         strcmp(o->side, sides[s].name) == 0);
             double v = run ? sides[s].round(sides[s].arg) : NAN;
 
-            if (i >= 0)
-                vals[s][i] = v < 0 ? NAN : v;
+            if (i < 0)
+                continue;
+            vals[s][i] = v < 0 ? NAN : v;
+            cpu[s][i] = isnan(vals[s][i]) || sides[s].cpu == NULL
+                            ? NAN : *sides[s].cpu;
         }
+    report(workload, unit, higher_better, sides, nsides, vals, rounds, note);
+    if (cpu_workload == NULL)
+        return;
+    /* the CPU rows: the sides that measured it, ours first */
     for (int s = 0; s < nsides; s++)
-        med[s] = median(vals[s], rounds, &lo[s], &hi[s]);
-
-    for (int s = 0; s < nsides; s++) {
-        fmt_value(a, sizeof a, med[s]);
-        fmt_value(b, sizeof b, lo[s]);
-        fmt_value(c, sizeof c, hi[s]);
-        if (s == 0) {
-            printf("%-15s %-38s %12s %12s %12s %-9s\n", workload,
-                   sides[s].name, a, b, c, unit);
-            if (sides[s].skip)
-                printf("%-15s   skipped: %s\n", "", sides[s].skip);
-            continue;
+        if (sides[s].cpu) {
+            cs[ncs] = sides[s];
+            memcpy(vals[ncs], cpu[s], sizeof cpu[s]);
+            ncs++;
         }
-        fmt_ratio(r, sizeof r, med[0], med[s], higher_better);
-        double t = target_for(workload, sides[s].name);
-        double rv = strcmp(r, "inf") == 0 ? INFINITY : atof(r);
-        const char *verdict = isnan(t) ? "" :
-            (isinf(t) ? (isinf(rv) ? "met" : "MISSED")
-                      : (rv >= t ? "met" : "MISSED"));
-        char tt[32];
+    snprintf(cu, sizeof cu, "us/%s", cpu_unit);
+    if (ncs > 1)
+        report(cpu_workload, cu, false, cs, ncs, vals, rounds, cpu_note);
+}
 
-        if (isinf(t))
-            snprintf(tt, sizeof tt, "inf");
-        else
-            snprintf(tt, sizeof tt, ">= %.2f", t);
-        printf("%-15s %-38s %12s %12s %12s %-9s ratio %s (target %s) %s\n",
-               "", sides[s].name, a, b, c, unit, r, tt, verdict);
-        if (sides[s].skip)
-            printf("%-15s   skipped: %s\n", "", sides[s].skip);
-    }
-    if (note)
-        printf("%-15s   note: %s\n", "", note);
-    for (int s = 1; s < nsides; s++) {
-        fmt_value(a, sizeof a, med[0]);
-        fmt_value(b, sizeof b, med[s]);
-        fmt_ratio(r, sizeof r, med[0], med[s], higher_better);
-        printf("BENCH %s ours=%s peer=%s:%s ratio=%s unit=%s\n", workload,
-               a, sides[s].name, b, r, unit);
-    }
-    fflush(stdout);
+void bench_compare(const bench_opts *o, const char *workload,
+                   const char *unit, bool higher_better, bench_side *sides,
+                   int nsides, const char *note)
+{
+    bench_compare_cpu(o, workload, unit, higher_better, sides, nsides, note,
+                      NULL, NULL, NULL);
 }
 
 static void usage(FILE *f)
@@ -199,7 +302,8 @@ static void usage(FILE *f)
         "  --quick      every workload in at most 3 minutes on 2 cores\n"
         "  --rounds N   A B A B rounds per workload (>= 5; default 7 quick,"
         " 15 full)\n"
-        "  --only W     run one workload (parse-ipv4, accept-64, ...)\n"
+        "  --only W     run one workload (parse-ipv4, accept-64, ...; a CPU\n"
+        "               row comes with its throughput row: --only accept-64)\n"
         "  --side S     run only implementation S (\"ours\"; for profiling)\n"
         "Run as root for the resolve rows: the bench unshares a network and\n"
         "mount namespace so glibc and libuv can reach its dnsmasq on :53.\n");
@@ -254,7 +358,7 @@ int main(int argc, char **argv)
            o.cpu_server, sysconf(_SC_NPROCESSORS_ONLN));
     if (!bench_alloc_available())
         printf("sanitizer build: the figures below mean nothing\n");
-    printf("%-15s %-38s %12s %12s %12s %-9s\n", "workload", "implementation",
+    printf("%-20s %-36s %12s %12s %12s %-9s\n", "workload", "implementation",
            "median", "min", "max", "unit");
     fflush(stdout);
 

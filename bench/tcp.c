@@ -165,6 +165,7 @@ typedef struct accept_env {
     anysock_ctx *ctx;
     bool count_allocs;     /* accept-allocs: count the server's mallocs */
     bench_alloc_stats allocs;
+    double cpu_us;         /* the last round's server CPU per connection */
 } accept_env;
 
 /* Send the round's order; the caller then accepts count connections. */
@@ -228,7 +229,7 @@ static double accept_ours(void *arg)
     accept_env *e = arg;
     ours_srv s = { .e = e };
     anysock_guard *g = NULL;
-    double t0, t;
+    double t0, t, c0;
     bool ok;
 
     if (anysock_tcp_server(e->ctx, "127.0.0.1", "0", ours_accept_cb,
@@ -237,12 +238,14 @@ static double accept_ours(void *arg)
     ev_timer_init(&s.timeout, timeout_cb, ROUND_TIMEOUT, 0.);
     ev_timer_start(e->loop, &s.timeout);
     t0 = bench_now();
+    c0 = bench_cpu();
     if (e->count_allocs)
         bench_alloc_start();
     ok = load_go(e, s.port);
     if (ok)
         ev_run(e->loop, 0);
     t = bench_now() - t0;
+    e->cpu_us = (bench_cpu() - c0) * 1e6 / (double)e->count;
     if (e->count_allocs)
         bench_alloc_stop(&e->allocs);
     ev_timer_stop(e->loop, &s.timeout);
@@ -258,7 +261,7 @@ static double accept_raw(void *arg)
     unsigned port;
     long accepted = 0;
     int lfd = raw_listen(BACKLOG, &port), ep;
-    double t0, t;
+    double t0, t, c0;
     bool ok;
 
     if (lfd < 0)
@@ -267,6 +270,7 @@ static double accept_raw(void *arg)
     ev.data.fd = lfd;
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
     t0 = bench_now();
+    c0 = bench_cpu();
     ok = load_go(e, port);
     while (ok && accepted < e->count) {
         int n = epoll_wait(ep, evs, 4, (int)(ROUND_TIMEOUT * 1000));
@@ -282,6 +286,7 @@ static double accept_raw(void *arg)
         }
     }
     t = bench_now() - t0;
+    e->cpu_us = (bench_cpu() - c0) * 1e6 / (double)e->count;
     close(ep);
     close(lfd);
     ok = load_wait(e) && ok;
@@ -335,7 +340,7 @@ static double accept_libuv(void *arg)
     struct sockaddr_in sin = loopback(0);
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    double t0, t;
+    double t0, t, c0;
     bool ok;
 
     if (s == NULL || uv_loop_init(&loop) != 0) {
@@ -353,11 +358,13 @@ static double accept_libuv(void *arg)
     uv_timer_init(&loop, &timer);
     uv_timer_start(&timer, uv_timeout, (uint64_t)(ROUND_TIMEOUT * 1000), 0);
     t0 = bench_now();
+    c0 = bench_cpu();
     if (ok)
         ok = load_go(e, ntohs(((struct sockaddr_in *)&ss)->sin_port));
     if (ok)
         uv_run(&loop, UV_RUN_DEFAULT);
     t = bench_now() - t0;
+    e->cpu_us = (bench_cpu() - c0) * 1e6 / (double)e->count;
     uv_close((uv_handle_t *)&s->server, NULL);
     uv_close((uv_handle_t *)&timer, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -426,6 +433,7 @@ typedef struct connect_env {
     long count;
     struct ev_loop *loop;
     anysock_ctx *ctx;
+    double cpu_us;           /* the last round's client CPU per connection */
 } connect_env;
 
 typedef struct ours_cli {
@@ -467,7 +475,7 @@ static double connect_ours(void *arg)
     connect_env *e = arg;
     ours_cli c = { .e = e };
     ev_timer timer;
-    double t0 = bench_now(), t;
+    double t0 = bench_now(), t, c0 = bench_cpu();
 
     ev_timer_init(&timer, timeout_cb, ROUND_TIMEOUT, 0.);
     ev_timer_start(e->loop, &timer);
@@ -475,6 +483,7 @@ static double connect_ours(void *arg)
         ours_connect_start(&c);
     ev_run(e->loop, 0);
     t = bench_now() - t0;
+    e->cpu_us = (bench_cpu() - c0) * 1e6 / (double)e->count;
     ev_timer_stop(e->loop, &timer);
     return c.done == e->count && c.failed == 0 ? (double)e->count / t : -1;
 }
@@ -503,7 +512,7 @@ static double connect_raw(void *arg)
     struct epoll_event evs[INFLIGHT];
     long started = 0, done = 0, failed = 0;
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    double t0 = bench_now(), t;
+    double t0 = bench_now(), t, c0 = bench_cpu();
 
     for (; started < INFLIGHT && started < e->count; started++)
         if (raw_connect_start(ep, &sin) < 0) {
@@ -533,6 +542,7 @@ static double connect_raw(void *arg)
         }
     }
     t = bench_now() - t0;
+    e->cpu_us = (bench_cpu() - c0) * 1e6 / (double)e->count;
     close(ep);
     return done == e->count && failed == 0 ? (double)e->count / t : -1;
 }
@@ -584,7 +594,7 @@ static double connect_libuv(void *arg)
     uv_loop_t loop;
     uv_timer_t timer;
     uv_cli *c = calloc(1, sizeof *c);
-    double t0, t;
+    double t0, t, c0;
     bool ok;
 
     if (c == NULL || uv_loop_init(&loop) != 0) {
@@ -599,10 +609,12 @@ static double connect_libuv(void *arg)
     uv_timer_start(&timer, uv_timeout, (uint64_t)(ROUND_TIMEOUT * 1000), 0);
     uv_unref((uv_handle_t *)&timer);
     t0 = bench_now();
+    c0 = bench_cpu();
     for (int i = 0; i < INFLIGHT && c->started < c->count; i++)
         uv_cli_start(c, i);
     uv_run(&loop, UV_RUN_DEFAULT);
     t = bench_now() - t0;
+    e->cpu_us = (bench_cpu() - c0) * 1e6 / (double)e->count;
     ok = c->done == c->count && c->failed == 0;
     uv_close((uv_handle_t *)&timer, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -745,11 +757,17 @@ static double zero(void *arg)
     return 0;
 }
 
-void bench_tcp(const bench_opts *o)
+/* accept-64 and connect-64 with their CPU rows; `sfx` names the variant
+ * ("" for the wide port range, "-defports" for the default one). */
+static void tcp_rows(const bench_opts *o, long count, const char *sfx,
+                     const char *range, bool allocs)
 {
-    long count = o->quick ? 20000 : 50000;
+    char w64[40], wcpu[40], note[160];
 
-    if (bench_want(o, "accept-64") || bench_want(o, "accept-allocs")) {
+    snprintf(note, sizeof note, "ephemeral ports %s", range);
+    snprintf(w64, sizeof w64, "accept-64%s", sfx);
+    snprintf(wcpu, sizeof wcpu, "accept-cpu%s", sfx);
+    if (bench_want(o, w64) || (allocs && bench_want(o, "accept-allocs"))) {
         accept_env e;
 
         if (!accept_env_init(&e, o, count)) {
@@ -759,18 +777,20 @@ void bench_tcp(const bench_opts *o)
         const char *skip = e.ctx ? NULL : "anysock_ctx_new failed";
         const char *nocount = bench_alloc_available() ? skip :
             "malloc counting needs a build without sanitizers";
-        if (bench_want(o, "accept-64")) {
+        if (bench_want(o, w64)) {
             bench_side s[] = {
-                { "ours", accept_ours, &e, skip },
-                { "raw-epoll", accept_raw, &e, NULL },
-                { "libuv", accept_libuv, &e, NULL },
+                { "ours", accept_ours, &e, skip, &e.cpu_us },
+                { "raw-epoll", accept_raw, &e, NULL, &e.cpu_us },
+                { "libuv", accept_libuv, &e, NULL, &e.cpu_us },
             };
-            bench_compare(o, "accept-64", "conn/s", true, s, 3, NULL);
+            bench_compare_cpu(o, w64, "conn/s", true, s, 3, note, wcpu,
+                              "conn", "CPU time of the server process "
+                              "(the side under test) per connection");
         }
-        if (bench_want(o, "accept-allocs")) {
+        if (allocs && bench_want(o, "accept-allocs")) {
             bench_side s[] = {
-                { "ours", accept_allocs_ours, &e, nocount },
-                { "zero", zero, NULL, NULL },
+                { "ours", accept_allocs_ours, &e, nocount, NULL },
+                { "zero", zero, NULL, NULL, NULL },
             };
             bench_compare(o, "accept-allocs", "allocs/conn", false, s, 2,
                           "every malloc in the server process while it "
@@ -779,7 +799,9 @@ void bench_tcp(const bench_opts *o)
         accept_env_fini(&e);
     }
 
-    if (bench_want(o, "connect-64")) {
+    snprintf(w64, sizeof w64, "connect-64%s", sfx);
+    snprintf(wcpu, sizeof wcpu, "connect-cpu%s", sfx);
+    if (bench_want(o, w64)) {
         connect_env e = { .count = count };
         int lfd = raw_listen(4096, &e.port);
         pid_t child;
@@ -796,15 +818,48 @@ void bench_tcp(const bench_opts *o)
         if (anysock_ctx_new(e.loop, NULL, &e.ctx) < 0)
             e.ctx = NULL;
         bench_side s[] = {
-            { "ours", connect_ours, &e, e.ctx ? NULL : "no ctx" },
-            { "raw-epoll", connect_raw, &e, NULL },
-            { "libuv", connect_libuv, &e, NULL },
+            { "ours", connect_ours, &e, e.ctx ? NULL : "no ctx", &e.cpu_us },
+            { "raw-epoll", connect_raw, &e, NULL, &e.cpu_us },
+            { "libuv", connect_libuv, &e, NULL, &e.cpu_us },
         };
-        bench_compare(o, "connect-64", "conn/s", true, s, 3, NULL);
+        bench_compare_cpu(o, w64, "conn/s", true, s, 3, note, wcpu, "conn",
+                          "CPU time of the client process (the side under "
+                          "test) per connection");
         kill(child, SIGKILL);
         waitpid(child, NULL, 0);
         anysock_ctx_free(e.ctx);
         ev_loop_destroy(e.loop);
+    }
+}
+
+void bench_tcp(const bench_opts *o)
+{
+    /* 10000 a round is plenty with a wide port range (the first round
+     * needed 20000 to average over the port search) */
+    long count = o->quick ? 10000 : 50000;
+    char why[160], range[200];
+    bench_opts few = *o;
+
+    if (!(bench_want(o, "accept-64") || bench_want(o, "accept-allocs") ||
+          bench_want(o, "connect-64") || bench_want(o, "connect-memory") ||
+          bench_want(o, "accept-64-defports") ||
+          bench_want(o, "connect-64-defports")))
+        return;
+    /* Each variant in a fresh network namespace: no TIME_WAIT left over
+     * from the one before, and its own ip_local_port_range. A wide range
+     * keeps the kernel's ephemeral port search out of the figures. */
+    if (bench_new_netns("1024 65535", why, sizeof why))
+        snprintf(range, sizeof range, "1024-65535 (the bench's netns)");
+    else
+        snprintf(range, sizeof range, "the host's (%s)", why);
+    tcp_rows(o, count, "", range, true);
+    /* the default range, as an extra row: fewer rounds keep it short */
+    if (few.rounds > 5)
+        few.rounds = 5;
+    if (bench_new_netns(NULL, why, sizeof why)) {
+        snprintf(range, sizeof range,
+                 "32768-60999 (a fresh netns's default)");
+        tcp_rows(&few, count, "-defports", range, false);
     }
 
     if (bench_want(o, "connect-memory")) {
@@ -835,8 +890,8 @@ void bench_tcp(const bench_opts *o)
         const char *nocount = bench_alloc_available() ? NULL :
             "malloc counting needs a build without sanitizers";
         bench_side s[] = {
-            { "ours", mem_ours, &m, m.ctx ? nocount : "no ctx" },
-            { "libuv", mem_libuv, &m, nocount },
+            { "ours", mem_ours, &m, m.ctx ? nocount : "no ctx", NULL },
+            { "libuv", mem_libuv, &m, nocount, NULL },
         };
         bench_compare(o, "connect-memory", "bytes", false, s, 2,
                       "live heap (usable size) per connect in SYN-SENT; "

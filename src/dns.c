@@ -98,6 +98,7 @@ struct anysock__dnsq {
     double deadline;                /* 0 until first sent */
     size_t hidx;                    /* Q_WAIT: heap index */
     uint64_t seq;                   /* send sequence number (AIMD) */
+    uint64_t lost;                  /* seq of an attempt that timed out */
     uint32_t skip;                  /* servers done with, one bit each */
     unsigned try;                   /* attempt index, as c-ares's */
     int state, type, status;        /* status: last error, or result */
@@ -135,7 +136,7 @@ struct anysock__resolver {
     size_t hn, hcap;
     size_t nlive;                   /* fresh + ready + sent + waiting */
     unsigned inflight, max_inflight, fixed, zombie_cap;
-    double cwnd, ssthresh;
+    double cwnd, ssthresh, grown, slipped;
     uint64_t seq, recover, rng;
     int in_ares;
     bool want_flush, destroying;
@@ -409,6 +410,9 @@ static int w_connect(ares_socket_t fd, const struct sockaddr *sa,
     return connect(fd, sa, len);
 }
 
+static void shrink(struct anysock__resolver *r, uint64_t seq);
+static double mono(void);
+
 static ares_ssize_t w_recvfrom(ares_socket_t fd, void *buf, size_t len,
                                int flags, struct sockaddr *from,
                                ares_socklen_t *fromlen, void *data)
@@ -423,6 +427,20 @@ static ares_ssize_t w_recvfrom(ares_socket_t fd, void *buf, size_t len,
         n = recvfrom(fd, buf, len, flags, from, fromlen);
     if (n < 0 && errno == ECONNREFUSED)
         c->refused = true;
+    /* a short UDP reply with TC set is a rate limiter's "slip" (BIND, NSD
+     * and Knot send those in place of answers they drop): slow down now
+     * rather than after the timeouts of the ones dropped; at most once
+     * per 100 ms, loopback round trips being far shorter */
+    if (n >= 4 && n < 256 && fd == c->udp_fd &&
+        (((const unsigned char *)buf)[2] & 0x02) && !r->fixed) {
+        double now = mono();
+
+        if (now - r->slipped >= 0.1) {
+            r->slipped = now;
+            r->dbg.slips++;
+            shrink(r, UINT64_MAX);
+        }
+    }
     return n;
 }
 
@@ -513,12 +531,23 @@ static unsigned window(const struct anysock__resolver *r)
     return w < 1 ? 1 : w;
 }
 
+/* Slow start until the first loss; after it, one more at most once per
+ * first-try timeout: losses are only seen that late (a loopback round
+ * trip is microseconds, so "one per round trip" would be no limit). */
 static void grow(struct anysock__resolver *r)
 {
-    if (r->cwnd < r->ssthresh)
-        r->cwnd += 1;                  /* slow start */
-    else
-        r->cwnd += 1.0 / r->cwnd;      /* additive increase */
+    if (r->cwnd >= r->max_inflight)
+        return;
+    if (r->cwnd < r->ssthresh) {
+        r->cwnd += 1;
+    } else {
+        double now = mono();
+
+        if (now - r->grown < r->tmo_ms / 1000.0)
+            return;
+        r->grown = now;
+        r->cwnd += 1;
+    }
     if (r->cwnd > r->max_inflight)
         r->cwnd = r->max_inflight;
 }
@@ -530,6 +559,7 @@ static void shrink(struct anysock__resolver *r, uint64_t seq)
     r->ssthresh = r->cwnd / 2 < CWND_MIN ? CWND_MIN : r->cwnd / 2;
     r->cwnd = r->ssthresh;
     r->recover = r->seq;
+    r->grown = mono();
 }
 
 static uint64_t rng_next(struct anysock__resolver *r)
@@ -639,13 +669,16 @@ static void disown(struct anysock__resolver *r, anysock__dnsq *q)
         request_flush(c);
 }
 
-/* The attempt timed out (by c-ares's clock or ours). */
+/* The attempt timed out (by c-ares's clock or ours). Not yet a sign of
+ * congestion: a name nobody answers times out every time, and must not
+ * shrink the window for the others. A query answered after a timeout is
+ * one: see reply(). */
 static void attempt_timeout(struct anysock__resolver *r, anysock__dnsq *q,
                             uint64_t seq)
 {
     r->dbg.timeouts++;
-    if (!r->fixed)
-        shrink(r, seq);
+    if (q->lost == 0)
+        q->lost = seq;
     q->status = ARES_ETIMEOUT;
     q->try++;
     retry_later(r, q);
@@ -666,6 +699,18 @@ static void server_refused(struct anysock__resolver *r, int server)
             retry_now(r, q);
         }
     }
+}
+
+/* A server replied to q: the window grows, unless q had timed out before
+ * and so was dropped once (a rate limit, a full queue): then it halves. */
+static void reply(struct anysock__resolver *r, anysock__dnsq *q)
+{
+    if (r->fixed)
+        return;
+    if (q->lost != 0)
+        shrink(r, q->lost);
+    else
+        grow(r);
 }
 
 static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
@@ -708,8 +753,7 @@ static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     case ARES_ENOTIMP:
         /* as glibc: this server's word is not final while another may
          * answer */
-        if (!r->fixed)
-            grow(r);
+        reply(r, q);
         q->status = status;
         q->skip |= 1u << c->server;
         q->try++;
@@ -728,8 +772,7 @@ static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     case ARES_ENOTFOUND:
     case ARES_EFORMERR:
     case ARES_EBADRESP:
-        if (!r->fixed)
-            grow(r);
+        reply(r, q);
         break;
     default:
         break;
@@ -834,6 +877,11 @@ static void release(struct anysock__resolver *r)
             flush(r, c);
     }
     r->want_flush = false;
+    /* the next burst starts afresh (slow start from the initial window) */
+    if (!r->fixed) {
+        r->cwnd = r->max_inflight < CWND_INIT ? r->max_inflight : CWND_INIT;
+        r->ssthresh = r->max_inflight;
+    }
     ev_timer_stop(r->loop, &r->timer);
     r->timer_at = 0;
     ev_idle_stop(r->loop, &r->idle);

@@ -112,6 +112,7 @@ typedef struct anysock__dns_debug {
     size_t channels, sockets;    /* c-ares channels made, sockets open */
     int active;                  /* engine's own timer/idle/prepare on */
     uint64_t sends, timeouts, deadlines, flushes, timer_arms, iterations;
+    uint64_t slips;              /* rate-limit slips seen (short TC) */
     /* resolv.conf (issue 17): metadata checks, server sets made after
      * the first, older sets still finishing, servers in the current one */
     uint64_t conf_checks, conf_reloads;
