@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "harness/rtest.h"
 #include "harness/ttldns.h"
+#include "harness/failalloc.h"
 
 struct t {
     struct ev_loop *loop;
@@ -662,6 +663,58 @@ static void test_explicit_servers_ignore_resolv_conf(void **state)
     assert_int_equal(d.conf_checks, 0);
 }
 
+/* Every allocation of a context with a cache, then of cached lookups
+ * (miss, put, hit), failing in turn: -ENOMEM or a normal result, never a
+ * crash, and nothing leaked (the valgrind run). */
+static void test_cache_allocation_failures(void **state)
+{
+    struct t *t = *state;
+    anysock_config cfg;
+    long n;
+
+    cfg_base(t, &cfg);
+    cfg.dns_cache = 4;
+    for (n = 0;; n++) {
+        int rc;
+
+        count = 0;
+        fail_at = n;
+        rc = anysock_ctx_new(t->loop, &cfg, &t->ctx);
+        fail_at = -1;
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, -ENOMEM);
+        assert_null(t->ctx);
+    }
+    assert_true(n > 2);   /* the cache's own allocations were among them */
+    for (n = 0; n < 64; n++) {
+        struct rec r;
+        int rc;
+
+        count = 0;
+        fail_at = n;
+        memset(&r, 0, sizeof r);
+        rc = anysock_resolve_sockaddr(t->ctx, n % 2 ? "a300.test"
+                                                    : "nx60m60.test",
+                                      "80", NULL, 4, 0, rec_resolve_cb, &r,
+                                      NULL);
+        if (rc == 0) {
+            r.returned = true;
+            assert_true(run_until(t->loop, &r.calls, 1, 10));
+            assert_false(r.early);
+            /* a socket watcher that cannot be had times the attempt
+             * out (the engine's choice over a crash) */
+            assert_true(r.status == 0 || r.status == -ENXIO ||
+                        r.status == -ENOMEM ||
+                        r.status == ANYSOCK_EDNSTIMEOUT);
+        } else {
+            assert_int_equal(rc, -ENOMEM);
+        }
+        fail_at = -1;
+    }
+    assert_true(loop_drains(t->loop, 5));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +752,8 @@ int main(void)
             test_no_servers_hosts_file_and_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_explicit_servers_ignore_resolv_conf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_allocation_failures,
+                                        setup, teardown),
     };
 
     slow = getenv("ANYSOCK_TEST_SLOW") != NULL;
