@@ -127,10 +127,78 @@ static void test_rate_limited_server_loses_nothing(void **state)
     free(q);
 }
 
+
+/* The same through the public API: one anysock_resolve_sockaddr per name,
+ * each must give its IPv4 and its IPv6 target. */
+struct res {
+    int calls, status, v4, v6;
+};
+
+static unsigned long rdone;
+
+static void rcb(void *data, int status, const anysock_target *t, size_t n)
+{
+    struct res *r = data;
+
+    r->calls++;
+    r->status = status;
+    for (size_t i = 0; i < n; i++) {
+        r->v4 += t[i].family == AF_INET;
+        r->v6 += t[i].family == AF_INET6;
+    }
+    rdone++;
+}
+
+static void test_rate_limited_resolve_sockaddr_both_families(void **state)
+{
+    int port = nsd_port(), n = getenv("ANYSOCK_TEST_SLOW") ? 500 : 2000;
+    int both = 0, failed = 0, base = count_fds();
+    struct res *r = calloc((size_t)n, sizeof *r);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    anysock_ctx *ctx;
+    anysock_config cfg;
+    char servers[64], name[64];
+    double t0, el;
+
+    (void)state;
+    assert_non_null(r);
+    assert_non_null(loop);
+    snprintf(servers, sizeof servers, "127.0.0.1:%d", port);
+    anysock_config_init(&cfg);
+    cfg.dns_servers = servers;
+    cfg.hosts_file = "/dev/null";
+    assert_int_equal(anysock_ctx_new(loop, &cfg, &ctx), 0);
+    ev_now_update(loop);
+    t0 = mono();
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "r%d.w.rrl.test", i);
+        assert_int_equal(anysock_resolve_sockaddr(ctx, name, "80", NULL, 0,
+                                                  0, rcb, &r[i], NULL), 0);
+    }
+    while (rdone < (unsigned long)n && mono() - t0 < 250)
+        ev_run(loop, EVRUN_ONCE);
+    el = mono() - t0;
+    for (int i = 0; i < n; i++) {
+        both += r[i].status == 0 && r[i].v4 == 1 && r[i].v6 == 1;
+        failed += r[i].status != 0;
+    }
+    print_message("NSD via resolve_sockaddr: %d names, %d with both "
+                  "families, %d failed, %.1f s\n", n, both, failed, el);
+    assert_int_equal(rdone, (unsigned long)n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(r[i].calls, 1);
+    assert_int_equal(both, n);
+    anysock_ctx_free(ctx);
+    ev_loop_destroy(loop);
+    assert_int_equal(count_fds(), base);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rate_limited_server_loses_nothing),
+        cmocka_unit_test(test_rate_limited_resolve_sockaddr_both_families),
     };
 
     if (nsd_port() == 0) {
