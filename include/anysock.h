@@ -68,7 +68,9 @@ ANYSOCK_EXTERN const char *anysock_version(void);
     XX(ENOTSOCK,    -3010, "path exists and is not a socket")              \
     XX(EDNSTIMEOUT, -3011, "DNS servers did not answer")                   \
     XX(EDNSCONN,    -3012, "connection to DNS server failed")              \
-    XX(ENOSERVERS,  -3013, "no DNS servers configured")
+    XX(ENOSERVERS,  -3013, "no DNS servers configured")                 \
+    XX(EENVCACHE,   -3014, "malformed ANYSOCK_DNS_CACHE")                  \
+    XX(EENVHFIRST,  -3015, "malformed ANYSOCK_HOSTS_FIRST")
 
 enum anysock_error {
 #define ANYSOCK_XX_(name, code, msg) ANYSOCK_##name = (code),
@@ -260,6 +262,37 @@ typedef struct anysock_config {
      * the RFC 8305 default, 0.25. At most 3600. */
     double connect_delay;
     unsigned server_flags;   /* ANYSOCK_SERVER_* */
+    /* ---- long-running processes (fields appended; zero keeps 7.17's
+     * behaviour) ---- */
+    /* The resolver configuration read for the servers when neither
+     * dns_servers nor $ANYSOCK_DNS_SERVERS names any; NULL:
+     * /etc/resolv.conf. Its metadata (mtime, ctime, size, inode) is
+     * checked when a lookup starts, at most once per second and never
+     * while idle; on a change a new set of channels is made with the new
+     * servers, lookups already started finish on the old set, which is
+     * freed once empty, and the TTL cache is emptied. A file that names
+     * no "nameserver" (empty or missing) means no servers: lookups then
+     * fail at once with ANYSOCK_ENOSERVERS (after the hosts file), where
+     * glibc would ask 127.0.0.1 and 7.17 public servers. Explicit servers
+     * are never replaced. */
+    const char *resolv_conf;
+    /* TTL cache of DNS answers, in entries: > 0 on with that bound (LRU
+     * eviction); 0: $ANYSOCK_DNS_CACHE (unset, empty or 0: off, as
+     * 7.17, which asks every time); < 0: off whatever the environment
+     * says. Answers served from it may be up to their TTL old. */
+    int dns_cache;
+    /* Longest time a positive answer is kept, seconds; 0: 3600. A TTL
+     * of 0 is never cached. <= 2^31. */
+    double dns_cache_max_ttl;
+    /* Longest time NXDOMAIN / NODATA is kept (RFC 2308: the lesser of
+     * the SOA's TTL and MINIMUM; without an SOA never), seconds; 0: 300;
+     * never more than dns_cache_max_ttl. */
+    double dns_cache_max_negative_ttl;
+    /* 1: the hosts file first (glibc's "files dns"): a name it lists is
+     * answered from it at once, without DNS; 0: $ANYSOCK_HOSTS_FIRST ("1"
+     * on, "0" off, unset: off); -1: off whatever the environment says.
+     * Off is 7.17's order: DNS first, the hosts file per family after. */
+    int hosts_first;
 } anysock_config;
 
 /* Fill `cfg` with the defaults (connect_delay 0.25, the rest 0/NULL). */
@@ -267,7 +300,8 @@ ANYSOCK_EXTERN void anysock_config_init(anysock_config *cfg);
 
 /* Create a context on `loop`; cfg NULL means anysock_config_init's
  * defaults. Environment variables are read here: a malformed one is
- * ANYSOCK_EENVDNS / EENVHOSTS / EENVPROTO; a value out of range (negative,
+ * ANYSOCK_EENVDNS / EENVHOSTS / EENVPROTO / EENVCACHE / EENVHFIRST; a
+ * value out of range (negative,
  * NaN, infinite, above its bound) ANYSOCK_ECONFIG. Returns 0 and sets
  * *out, or an error and leaves *out untouched. */
 ANYSOCK_EXTERN int anysock_ctx_new(struct ev_loop *loop,
@@ -295,9 +329,10 @@ typedef struct anysock_target {
  * name, no data, no usable target), ANYSOCK_EDNSTIMEOUT (no server
  * answered in time), ANYSOCK_EDNSCONN (every server's socket failed: port
  * closed, TCP connection refused or reset), ANYSOCK_ESERVFAIL,
- * ANYSOCK_EREFUSED, ANYSOCK_EBADRESP (malformed reply), ANYSOCK_EDNS
- * (another DNS failure) or -ENOMEM: a DNS failure never reads like a
- * connection failure. `targets` is borrowed until the callback returns. */
+ * ANYSOCK_EREFUSED, ANYSOCK_EBADRESP (malformed reply), ANYSOCK_ENOSERVERS
+ * (the configuration names no DNS server: at once, no query),
+ * ANYSOCK_EDNS (another DNS failure) or -ENOMEM: a DNS failure never
+ * reads like a connection failure. `targets` is borrowed until the callback returns. */
 typedef void (*anysock_resolve_cb)(void *data, int status,
                                    const anysock_target *targets,
                                    size_t count);
@@ -316,7 +351,11 @@ typedef void (*anysock_resolve_cb)(void *data, int status,
  * has the deadline of anysock_config.dns_tries from its first send, so a
  * lookup that asks SRV first (then A and AAAA) takes at most two. See
  * ANYSOCK_RESOLVE_MAX_SRV for what a lookup keeps. guard may be NULL: the
- * operation then frees itself. */
+ * operation then frees itself. With anysock_config.hosts_first a name the
+ * hosts file lists is answered from it without DNS (inet_aton too); with
+ * dns_cache answers may come from the TTL cache, up to their TTL old (the
+ * callback still runs from the loop). A lookup start is also when a
+ * changed resolv.conf is noticed (anysock_config.resolv_conf). */
 ANYSOCK_EXTERN int anysock_resolve_sockaddr(anysock_ctx *ctx,
                                             const char *node,
                                             const char *service,
@@ -669,6 +708,10 @@ typedef struct anysock_ctx_stats {
     size_t dns_inflight;        /* DNS queries with the servers */
     size_t servers;             /* listening servers */
     size_t attempts;            /* connection attempts in progress */
+    /* the TTL cache (anysock_config.dns_cache), per DNS question (A,
+     * AAAA, SRV): answered from it, asked the servers, and live entries
+     * pushed out by the bound (expired ones are not counted); all 0 with
+     * the cache off */
     uint64_t cache_hits, cache_misses, cache_evictions;
 } anysock_ctx_stats;
 

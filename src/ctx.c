@@ -1,6 +1,7 @@
 /* The context: configuration and environment checks, the c-ares library
  * init, and the context's life. The DNS engine is dns.c. */
 #include "internal.h"
+#include "cache.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -148,6 +149,52 @@ static bool valid_servers(const char *s)
     }
 }
 
+/* ANYSOCK_DNS_CACHE: decimal entries, 0 off; ANYSOCK_HOSTS_FIRST: 0 or
+ * 1. Unset or empty: *out untouched. Returns 0 or -EINVAL. */
+static int env_int(const char *var, long max, long *out)
+{
+    const char *v = getenv(var);
+    long n = 0;
+
+    if (v == NULL || *v == '\0')
+        return 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || p - v > 9)
+            return -EINVAL;
+        n = n * 10 + (*p - '0');
+    }
+    if (n > max)
+        return -EINVAL;
+    *out = n;
+    return 0;
+}
+
+/* The TTL cache and hosts-first options (issue 17). */
+static int long_running(anysock_ctx *ctx, const anysock_config *cfg)
+{
+    long size = 0, first = 0;
+    double max_ttl = cfg->dns_cache_max_ttl > 0 ? cfg->dns_cache_max_ttl
+                                                 : 3600;
+    double max_neg = cfg->dns_cache_max_negative_ttl > 0
+                     ? cfg->dns_cache_max_negative_ttl : 300;
+
+    if (cfg->dns_cache > 0)
+        size = cfg->dns_cache;
+    else if (cfg->dns_cache == 0 && env_int("ANYSOCK_DNS_CACHE", INT_MAX,
+                                            &size) < 0)
+        return ANYSOCK_EENVCACHE;
+    if (cfg->hosts_first > 0)
+        first = 1;
+    else if (cfg->hosts_first == 0 &&
+             env_int("ANYSOCK_HOSTS_FIRST", 1, &first) < 0)
+        return ANYSOCK_EENVHFIRST;
+    ctx->hosts_first = first != 0;
+    if (size > 0)
+        return anysock__cache_new((size_t)size, max_ttl, max_neg,
+                                  &ctx->cache);
+    return 0;
+}
+
 static const char *env_or(const char *cfgval, const char *var, bool *fromenv)
 {
     const char *v;
@@ -187,6 +234,15 @@ int anysock_ctx_new(struct ev_loop *loop, const anysock_config *cfg,
         !(cfg->connect_delay >= 0 && cfg->connect_delay <= 3600) ||
         cfg->dns_tries < 0 || cfg->dns_tries > MAX_TRIES ||
         cfg->dns_max_inflight < 0)
+        return ANYSOCK_ECONFIG;
+    /* issue 17's fields; 2^31 s: TTLs are 31-bit (RFC 2181 §8) */
+    if (!(cfg->dns_cache_max_ttl >= 0 &&
+          cfg->dns_cache_max_ttl <= 2147483648.0) ||
+        !(cfg->dns_cache_max_negative_ttl >= 0 &&
+          cfg->dns_cache_max_negative_ttl <= 2147483648.0) ||
+        cfg->hosts_first < -1 || cfg->hosts_first > 1 ||
+        (cfg->resolv_conf != NULL && (*cfg->resolv_conf == '\0' ||
+                                      strlen(cfg->resolv_conf) >= PATH_MAX)))
         return ANYSOCK_ECONFIG;
 
     protos = env_or(cfg->protocols, "ANYSOCK_PROTOCOLS", &penv);
@@ -232,10 +288,16 @@ int anysock_ctx_new(struct ev_loop *loop, const anysock_config *cfg,
         return -ENOMEM;
     }
     memcpy(ctx->hosts_path, hosts, hlen);
+    if ((rc = long_running(ctx, cfg)) < 0) {
+        anysock__free(ctx->hosts_path);
+        anysock__free(ctx);
+        return rc;
+    }
     pthread_once(&ares_once, ares_init_once);
     rc = ares_init_status == ARES_SUCCESS ? anysock__dns_new(ctx, cfg, servers)
                                           : -ENOMEM;
     if (rc < 0) {
+        anysock__cache_free(ctx->cache);
         anysock__free(ctx->hosts_path);
         anysock__free(ctx);
         if (rc == -EINVAL)
@@ -253,6 +315,7 @@ void anysock_ctx_free(anysock_ctx *ctx)
     anysock__ctx_cancel_all(ctx);
     anysock__dns_free(ctx);
     anysock__hosts_free(ctx->hosts);
+    anysock__cache_free(ctx->cache);
     anysock__free(ctx->hosts_path);
     anysock__free(ctx);
 }

@@ -37,16 +37,22 @@
 
 #include <ares.h>
 #include <arpa/nameser.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "cache.h"
 
 #define DEFAULT_TIMEOUT 2.0
 #define DEFAULT_TRIES 3
@@ -138,7 +144,19 @@ struct anysock__resolver {
     const struct ares_socket_functions *tf;   /* tests */
     void *tdata;
     anysock__dns_debug dbg;
+    /* ---- resolv.conf changes (issue 17): a changed file gets a new
+     * resolver (server set); the old one finishes what it holds and is
+     * freed once empty. conf_* move on to the new one. ---- */
+    anysock_ctx *ctx;
+    char *conf_path;                /* NULL: explicit servers, never read */
+    double conf_checked;            /* mono() of the last look */
+    struct stat conf_st;            /* what was read (conf_exists) */
+    bool conf_exists, retired;
+    struct anysock__resolver *older;          /* current: retired ones */
+    struct anysock__resolver *oprev, *onext;  /* retired: list links */
 };
+
+static void retire_free(struct anysock__resolver *r);
 
 static double mono(void)
 {
@@ -871,6 +889,10 @@ static void release(struct anysock__resolver *r)
         ev_ref(r->loop);
         ev_prepare_stop(r->loop, &r->prep);
     }
+    /* an old server set is done once empty; every caller returns at
+     * once after release */
+    if (r->retired)
+        retire_free(r);
 }
 
 /* Once per loop iteration (and when the last query goes): stop
@@ -1076,7 +1098,8 @@ int anysock__dns_query(anysock_ctx *ctx, const char *name, int type,
     q->arg = arg;
     q->type = type;
     q->state = Q_FRESH;
-    q->status = ARES_ETIMEOUT;
+    /* no server: send_one ends it with this status, from the loop */
+    q->status = r->nservers > 0 ? ARES_ETIMEOUT : ANYSOCK__ARES_ENOSERVERS;
     l_push(&r->fresh, q);
     r->nlive++;
     *out = q;
@@ -1135,6 +1158,10 @@ void anysock__dns_stats(const anysock_ctx *ctx, size_t *queued,
 
     *queued = r->fresh.n + r->ready.n + r->hn;
     *inflight = r->inflight;
+    for (r = r->older; r != NULL; r = r->onext) {
+        *queued += r->fresh.n + r->ready.n + r->hn;
+        *inflight += r->inflight;
+    }
 }
 
 void anysock__dns_debug_get(const anysock_ctx *ctx, anysock__dns_debug *d)
@@ -1156,6 +1183,10 @@ void anysock__dns_debug_get(const anysock_ctx *ctx, anysock__dns_debug *d)
     d->max_inflight = r->max_inflight;
     d->active = ev_is_active(&r->timer) + ev_is_active(&r->idle) +
                 ev_is_active(&r->prep);
+    d->nservers = (size_t)r->nservers;
+    d->retired = 0;
+    for (const struct anysock__resolver *o = r->older; o; o = o->onext)
+        d->retired++;
 }
 
 void anysock__dns_tune(anysock_ctx *ctx, unsigned fixed_window, uint64_t seed)
@@ -1175,53 +1206,135 @@ void anysock__dns_set_socket_functions(anysock_ctx *ctx,
     ctx->res->tdata = data;
 }
 
-int anysock__dns_new(anysock_ctx *ctx, const anysock_config *cfg,
-                     const char *servers)
+/* ---- resolv.conf --------------------------------------------------------- */
+
+/* The servers a resolv.conf names, as c-ares 1.18 reads them: the
+ * addresses on "nameserver" lines (several per line too), port 53.
+ * Opened non-blocking and read only when it is a regular file, so a FIFO
+ * or a device under the path cannot hang a lookup. A missing file names
+ * none. *st gets what was read (before reading, so that any later change
+ * is seen), *exists whether there was a file. */
+static int conf_read(const char *path, struct ares_addr_port_node *srv,
+                     struct stat *st, bool *exists)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), n = 0;
+    char line[512];
+    FILE *f;
+
+    *exists = false;
+    if (fd < 0) {
+        /* unreadable: remember it as it is, so it is not read again
+         * until it changes */
+        *exists = stat(path, st) == 0;
+        return 0;
+    }
+    if (fstat(fd, st) != 0) {
+        anysock__close(fd);
+        return 0;
+    }
+    *exists = true;
+    if (!S_ISREG(st->st_mode) || (f = fdopen(fd, "r")) == NULL) {
+        anysock__close(fd);
+        return 0;
+    }
+    while (n < MAX_SERVERS && fgets(line, sizeof line, f) != NULL) {
+        char *p = line + strspn(line, " \t"), *tok, *save = NULL;
+
+        if (strncmp(p, "nameserver", 10) != 0 ||
+            (p[10] != ' ' && p[10] != '\t'))
+            continue;
+        p[strcspn(p, "#;\n")] = '\0';
+        for (tok = strtok_r(p + 10, " \t,", &save);
+             tok != NULL && n < MAX_SERVERS;
+             tok = strtok_r(NULL, " \t,", &save)) {
+            struct ares_addr_port_node *s = &srv[n];
+
+            memset(s, 0, sizeof *s);
+            if (inet_pton(AF_INET, tok, &s->addr.addr4) == 1)
+                s->family = AF_INET;
+            else if (inet_pton(AF_INET6, tok, &s->addr.addr6) == 1)
+                s->family = AF_INET6;
+            else
+                continue;
+            n++;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static bool conf_same(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+/* A resolver for `servers` (the ANYSOCK_DNS_SERVERS syntax) or, when
+ * NULL, for the servers `conf` names (none is allowed: every query then
+ * ends with ANYSOCK__ARES_ENOSERVERS). */
+static int make(anysock_ctx *ctx, int tmo_ms, int tries, unsigned maxinf,
+                const char *servers, const char *conf,
+                struct anysock__resolver **out)
 {
     struct anysock__resolver *r;
-    struct ares_options o;
-    struct ares_addr_port_node *list = NULL, *p;
-    ares_channel tmpl;
-    double timeout = cfg->dns_timeout > 0 ? cfg->dns_timeout
-                                          : DEFAULT_TIMEOUT;
-    int tries = cfg->dns_tries > 0 ? cfg->dns_tries : DEFAULT_TRIES;
-    int rc, n = 0;
+    int n = 0;
     double eff;
 
-    /* the server list, as c-ares reads it (resolv.conf when NULL) */
-    memset(&o, 0, sizeof o);
-    o.flags = ARES_FLAG_NOSEARCH;
-    rc = ares_init_options(&tmpl, &o, ARES_OPT_FLAGS);
-    if (rc != ARES_SUCCESS)
-        return rc == ARES_ENOMEM ? -ENOMEM : ANYSOCK_EDNS;
-    if (servers != NULL &&
-        ares_set_servers_ports_csv(tmpl, servers) != ARES_SUCCESS) {
-        ares_destroy(tmpl);
-        return -EINVAL;
-    }
-    rc = ares_get_servers_ports(tmpl, &list);
-    ares_destroy(tmpl);
-    if (rc != ARES_SUCCESS)
-        return -ENOMEM;
     r = anysock__calloc(1, sizeof *r);
-    if (r == NULL) {
+    if (r == NULL)
+        return -ENOMEM;
+    if (servers != NULL) {
+        struct ares_options o;
+        struct ares_addr_port_node *list = NULL, *p;
+        ares_channel tmpl;
+        int rc;
+
+        memset(&o, 0, sizeof o);
+        o.flags = ARES_FLAG_NOSEARCH;
+        rc = ares_init_options(&tmpl, &o, ARES_OPT_FLAGS);
+        if (rc != ARES_SUCCESS) {
+            anysock__free(r);
+            return rc == ARES_ENOMEM ? -ENOMEM : ANYSOCK_EDNS;
+        }
+        if (ares_set_servers_ports_csv(tmpl, servers) != ARES_SUCCESS) {
+            ares_destroy(tmpl);
+            anysock__free(r);
+            return -EINVAL;
+        }
+        rc = ares_get_servers_ports(tmpl, &list);
+        ares_destroy(tmpl);
+        if (rc != ARES_SUCCESS) {
+            anysock__free(r);
+            return -ENOMEM;
+        }
+        for (p = list; p != NULL && n < MAX_SERVERS; p = p->next)
+            r->srv[n++] = *p;
         ares_free_data(list);
-        return -ENOMEM;
+        if (n == 0) {   /* c-ares always has one; be safe */
+            anysock__free(r);
+            return ANYSOCK_EDNS;
+        }
+    } else {
+        n = conf_read(conf, r->srv, &r->conf_st, &r->conf_exists);
     }
-    for (p = list; p != NULL && n < MAX_SERVERS; p = p->next)
-        r->srv[n++] = *p;
-    ares_free_data(list);
-    if (n == 0) {   /* c-ares always has one; be safe */
-        anysock__free(r);
-        return ANYSOCK_EDNS;
+    if (n > 0) {
+        r->chans = anysock__calloc((size_t)n * (size_t)tries,
+                                   sizeof *r->chans);
+        if (r->chans == NULL) {
+            anysock__free(r);
+            return -ENOMEM;
+        }
     }
-    r->chans = anysock__calloc((size_t)(n * tries), sizeof *r->chans);
-    if (r->chans == NULL) {
-        anysock__free(r);
-        return -ENOMEM;
-    }
+    r->ctx = ctx;
     r->nservers = n;
     r->tries = tries;
+    r->tmo_ms = tmo_ms;
     for (int s = 0; s < n; s++) {
         for (int k = 0; k < tries; k++) {
             chan *c = &r->chans[s * tries + k];
@@ -1230,25 +1343,16 @@ int anysock__dns_new(anysock_ctx *ctx, const anysock_config *cfg,
             c->server = s;
             c->round = k;
             c->udp_fd = -1;
+            c->tmo = (double)(tmo_ms << k) / 1000.0;
         }
     }
     r->loop = ctx->loop;
-    /* c-ares counts whole milliseconds and at least one: round up and
-     * clamp here, so that the deadline below uses the same figure */
-    r->tmo_ms = (int)(timeout * 1000 + 0.999);
-    if (r->tmo_ms < 1)
-        r->tmo_ms = 1;
-    for (int s = 0; s < n; s++)
-        for (int k = 0; k < tries; k++)
-            r->chans[s * tries + k].tmo = (double)(r->tmo_ms << k) / 1000.0;
-    eff = r->tmo_ms / 1000.0;
+    eff = tmo_ms / 1000.0;
     /* the lookup deadline, from the first send: one server's full retry
      * schedule plus one first-try timeout, so a mute first server still
      * leaves the second its turn; 2 s, 3 tries: 16 s */
     r->deadline = eff * ((1 << tries) - 1) + eff;
-    ctx->dns_deadline = r->deadline;
-    r->max_inflight = cfg->dns_max_inflight > 0 ?
-                      (unsigned)cfg->dns_max_inflight : DEFAULT_INFLIGHT;
+    r->max_inflight = maxinf;
     r->cwnd = r->max_inflight < CWND_INIT ? r->max_inflight : CWND_INIT;
     r->ssthresh = r->max_inflight;
     r->zombie_cap = r->max_inflight > ZOMBIE_MIN ? r->max_inflight
@@ -1259,6 +1363,45 @@ int anysock__dns_new(anysock_ctx *ctx, const anysock_config *cfg,
     ev_prepare_init(&r->prep, prepare_cb);
     ev_idle_init(&r->idle, idle_cb);
     ev_init(&r->timer, timer_cb);
+    r->dbg.nservers = (size_t)n;
+    *out = r;
+    return 0;
+}
+
+int anysock__dns_new(anysock_ctx *ctx, const anysock_config *cfg,
+                     const char *servers)
+{
+    struct anysock__resolver *r;
+    double timeout = cfg->dns_timeout > 0 ? cfg->dns_timeout
+                                          : DEFAULT_TIMEOUT;
+    int tries = cfg->dns_tries > 0 ? cfg->dns_tries : DEFAULT_TRIES;
+    const char *conf = cfg->resolv_conf != NULL ? cfg->resolv_conf
+                                                : "/etc/resolv.conf";
+    /* c-ares counts whole milliseconds and at least one: round up and
+     * clamp here, so that the deadline uses the same figure */
+    int tmo_ms = (int)(timeout * 1000 + 0.999), rc;
+    char *path = NULL;
+
+    if (tmo_ms < 1)
+        tmo_ms = 1;
+    if (servers == NULL) {
+        size_t len = strlen(conf) + 1;
+
+        if (*conf == '\0' || (path = anysock__malloc(len)) == NULL)
+            return *conf == '\0' ? -EINVAL : -ENOMEM;
+        memcpy(path, conf, len);
+    }
+    rc = make(ctx, tmo_ms, tries,
+              cfg->dns_max_inflight > 0 ? (unsigned)cfg->dns_max_inflight
+                                        : DEFAULT_INFLIGHT,
+              servers, path, &r);
+    if (rc < 0) {
+        anysock__free(path);
+        return rc;
+    }
+    r->conf_path = path;
+    r->conf_checked = mono();
+    ctx->dns_deadline = r->deadline;
     ctx->res = r;
     return 0;
 }
@@ -1273,12 +1416,8 @@ static void free_list(qlist *l)
     }
 }
 
-void anysock__dns_free(anysock_ctx *ctx)
+static void resolver_free(struct anysock__resolver *r)
 {
-    struct anysock__resolver *r = ctx->res;
-
-    if (r == NULL)
-        return;
     r->destroying = true;
     if (r->alive != NULL)
         *r->alive = false;
@@ -1319,8 +1458,88 @@ void anysock__dns_free(anysock_ctx *ctx)
         ev_ref(r->loop);
         ev_prepare_stop(r->loop, &r->prep);
     }
+    anysock__free(r->conf_path);
     anysock__free(r->heap);
     anysock__free(r->chans);
     anysock__free(r);
+}
+
+/* A retired resolver whose last query ended: off the current one's list,
+ * then gone. */
+static void retire_free(struct anysock__resolver *r)
+{
+    if (r->oprev != NULL)
+        r->oprev->onext = r->onext;
+    else
+        r->ctx->res->older = r->onext;
+    if (r->onext != NULL)
+        r->onext->oprev = r->oprev;
+    resolver_free(r);
+}
+
+void anysock__dns_refresh(anysock_ctx *ctx)
+{
+    struct anysock__resolver *r = ctx->res, *nr;
+    struct stat st;
+    bool exists;
+    double now;
+
+    if (r->conf_path == NULL)
+        return;                  /* explicit servers: never replaced */
+    now = mono();
+    if (now - r->conf_checked < 1.0)
+        return;                  /* at most one look per second */
+    r->conf_checked = now;
+    r->dbg.conf_checks++;
+    exists = stat(r->conf_path, &st) == 0;
+    if (exists == r->conf_exists && (!exists || conf_same(&st, &r->conf_st)))
+        return;
+    /* With c-ares >= 1.22 ares_reinit() re-reads the system configuration
+     * in place, but it moves queries in flight to the new servers and our
+     * channels carry one explicit server each: a new set does what is
+     * wanted here on every version. On failure (memory) the old set stays
+     * and the next look tries again. */
+    if (make(ctx, r->tmo_ms, r->tries, r->max_inflight, NULL, r->conf_path,
+             &nr) < 0)
+        return;
+    nr->conf_path = r->conf_path;
+    r->conf_path = NULL;
+    nr->conf_checked = now;
+    nr->dbg.conf_checks = r->dbg.conf_checks;
+    nr->dbg.conf_reloads = r->dbg.conf_reloads + 1;
+    nr->tf = r->tf;
+    nr->tdata = r->tdata;
+    nr->fixed = r->fixed;
+    nr->older = r->older;
+    r->older = NULL;
+    ctx->res = nr;
+    if (r->nlive == 0 && r->done.n == 0 && r->in_ares == 0 &&
+        r->alive == NULL) {
+        resolver_free(r);        /* idle: nothing to finish */
+    } else {
+        r->retired = true;
+        r->oprev = NULL;
+        r->onext = nr->older;
+        if (nr->older != NULL)
+            nr->older->oprev = r;
+        nr->older = r;
+    }
+    if (ctx->cache != NULL)
+        anysock__cache_clear(ctx->cache);   /* answers of other servers */
+}
+
+void anysock__dns_free(anysock_ctx *ctx)
+{
+    struct anysock__resolver *r = ctx->res;
+
+    if (r == NULL)
+        return;
+    while (r->older != NULL) {
+        struct anysock__resolver *o = r->older;
+
+        r->older = o->onext;
+        resolver_free(o);
+    }
+    resolver_free(r);
     ctx->res = NULL;
 }

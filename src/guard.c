@@ -1,5 +1,6 @@
 /* Guards, the ctx's list of live operations, heap and fd helpers. */
 #include "internal.h"
+#include "cache.h"
 
 #include <errno.h>
 #include <string.h>
@@ -120,6 +121,9 @@ int anysock_ctx_stats_get(const anysock_ctx *ctx, anysock_ctx_stats *st)
     }
     anysock__dns_stats(ctx, &s.dns_queued, &s.dns_inflight);
     s.attempts = ctx->attempts_active;
+    if (ctx->cache != NULL)
+        anysock__cache_stats(ctx->cache, &s.cache_hits, &s.cache_misses,
+                             &s.cache_evictions);
     /* an older caller's smaller struct gets the fields it knows */
     memcpy(st, &s, size);
     return 0;

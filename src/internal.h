@@ -67,6 +67,9 @@ struct anysock_ctx {
     uint64_t rng;                   /* SRV weight choice (xorshift) */
     /* ---- counters for anysock_ctx_stats ---- */
     size_t attempts_active;         /* connect attempts in flight */
+    /* ---- long-running processes (issue 17) ---- */
+    struct anysock__cache *cache;   /* TTL cache (cache.c); NULL: off */
+    bool hosts_first;               /* hosts file before DNS */
 };
 
 /* ---- DNS queries: the engine (c-ares on libev, bounded in-flight set).
@@ -110,10 +113,23 @@ typedef struct anysock__dns_debug {
     int active;                  /* engine's own timer/idle/prepare on */
     uint64_t sends, timeouts, deadlines, flushes, timer_arms, iterations;
     uint64_t slips;              /* rate-limit slips seen (short TC) */
+    /* resolv.conf (issue 17): metadata checks, server sets made after
+     * the first, older sets still finishing, servers in the current one */
+    uint64_t conf_checks, conf_reloads;
+    size_t retired, nservers;
 } anysock__dns_debug;
 void anysock__dns_debug_get(const anysock_ctx *ctx, anysock__dns_debug *d);
 void anysock__dns_tune(anysock_ctx *ctx, unsigned fixed_window,
                        uint64_t seed);
+
+/* resolv.conf changes (issue 17): called when a lookup starts; at most
+ * once per second a stat() of the file, and on a change a new server set
+ * (queries already submitted finish on the old one). No-op with explicit
+ * servers. */
+void anysock__dns_refresh(anysock_ctx *ctx);
+/* The status a query gets when no server is configured (not a c-ares
+ * one); anysock__dns_status maps it to ANYSOCK_ENOSERVERS. */
+#define ANYSOCK__ARES_ENOSERVERS 1000
 
 /* ---- resolver streaming (resolver.c), for tcp_connect's Happy Eyeballs.
  * Resolves as anysock_resolve_sockaddr(node, service, "tcp", family, 0)

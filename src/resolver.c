@@ -7,6 +7,7 @@
  * order them as 7.17 does (rules.c). Every callback runs from the loop:
  * never inside the start call, never inside c-ares. */
 #include "internal.h"
+#include "cache.h"
 
 #include <ares.h>
 #include <arpa/nameser.h>
@@ -61,6 +62,7 @@ struct lk {
     int socktype, protocol;
     uint16_t port;
     char *node;          /* for the A/AAAA stage after SRV */
+    char *srvq;          /* the SRV name asked (the cache's key) */
     slot srv;
     struct group *g;     /* &g0 for one group: no allocation */
     struct group g0;
@@ -276,6 +278,7 @@ static void free_groups(lk *o)
 static void lk_free(lk *o)
 {
     free_groups(o);
+    anysock__free(o->srvq);
     anysock__free(o->node);
     anysock__free(o);
 }
@@ -359,6 +362,8 @@ static bool wants(const lk *o, int fi)
 
 static void dns_cb(void *arg, int status, const unsigned char *abuf,
                    int alen);
+static void answer(slot *s, int status, const unsigned char *abuf,
+                   int alen);
 
 /* No timer of our own: the engine bounds each query's time with the
  * servers (ctx->dns_deadline from its first send) and reports
@@ -371,6 +376,20 @@ static int submit(lk *o, slot *s, const char *name, int type)
     s->o = o;
     s->state = S_PENDING;
     o->pending++;
+    if (o->op.ctx->cache != NULL) {
+        const unsigned char *abuf;
+        int st, alen;
+
+        /* A hit is taken in now, as a reply would be: only the
+         * hand-over timer calls the user, so never inside the start
+         * call. Bounded: an SRV hit asks its targets' A/AAAA, no more.
+         * abuf stays valid: those gets touch only their own keys. */
+        if (anysock__cache_get(o->op.ctx->cache, name, type, &st, &abuf,
+                               &alen)) {
+            answer(s, st, abuf, alen);
+            return 0;
+        }
+    }
     rc = anysock__dns_query(o->op.ctx, name, type, dns_cb, s, &s->q);
     if (rc < 0) {
         s->q = NULL;
@@ -509,10 +528,9 @@ static void addr_done(lk *o, slot *s, int status, const unsigned char *abuf,
              true);
 }
 
-static void dns_cb(void *arg, int status, const unsigned char *abuf,
+static void answer(slot *s, int status, const unsigned char *abuf,
                    int alen)
 {
-    slot *s = arg;
     lk *o = s->o;
 
     s->q = NULL;
@@ -522,6 +540,24 @@ static void dns_cb(void *arg, int status, const unsigned char *abuf,
     else
         addr_done(o, s, status, abuf, alen);
     kick(o);
+}
+
+static void dns_cb(void *arg, int status, const unsigned char *abuf,
+                   int alen)
+{
+    slot *s = arg;
+    lk *o = s->o;
+
+    if (o->op.ctx->cache != NULL) {
+        const char *name = s == &o->srv ? o->srvq : o->g[s->group].name;
+        int type = s == &o->srv ? ns_t_srv : s->fi == 0 ? ns_t_a
+                                                         : ns_t_aaaa;
+
+        if (name != NULL)
+            anysock__cache_put(o->op.ctx->cache, name, type, status, abuf,
+                               alen);
+    }
+    answer(s, status, abuf, alen);
 }
 
 /* ---- hand-over ----------------------------------------------------------- */
@@ -757,6 +793,35 @@ static int started(lk *o, anysock__op **opp, anysock_guard **guard)
     return 0;
 }
 
+/* Hosts first (anysock_config.hosts_first, glibc's "files dns"): a name
+ * the hosts file lists is answered from it alone, no DNS, no SRV.
+ * Returns 1 when answered, 0 when DNS must ask, or -ENOMEM. */
+static int hosts_first(lk *o, const char *name)
+{
+    uint8_t a[2][MAX_ADDRS][16];
+    size_t n[2] = {0, 0};
+    char low[256];
+    size_t len = strlen(name);
+
+    if (!o->op.ctx->hosts_first || len >= sizeof low)
+        return 0;
+    for (size_t i = 0; i <= len; i++)
+        low[i] = name[i] >= 'A' && name[i] <= 'Z'
+                 ? (char)(name[i] - 'A' + 'a') : name[i];
+    for (int fi = 0; fi < 2; fi++)
+        if (wants(o, fi))
+            n[fi] = anysock__hosts_find(o->op.ctx, low, fam_of(fi), a[fi],
+                                        MAX_ADDRS);
+    if (n[0] + n[1] == 0)
+        return 0;
+    if (o->ng == 0 && node_group(o) < 0)
+        return -ENOMEM;
+    for (int fi = 0; fi < 2; fi++)
+        if (wants(o, fi))
+            slot_end(o, &o->g[0].s[fi], 0, a[fi], n[fi], false);
+    return 1;
+}
+
 static int start_lookup(anysock_ctx *ctx, int mode, const char *node,
                         const char *service, const char *proto, int family,
                         int socktype, bool srv, lk **out)
@@ -837,6 +902,9 @@ static int start_lookup(anysock_ctx *ctx, int mode, const char *node,
         return add_known(o, a.family, a.bytes);
     if (!anysock__dns_name_ok(o->node))
         return -EINVAL;
+    if ((rc = hosts_first(o, o->node)) != 0)
+        return rc < 0 ? rc : 0;
+    anysock__dns_refresh(ctx);   /* resolv.conf changed? (issue 17) */
     if (srv && srvname != NULL) {
         size_t need = strlen(srvname) + strlen(proto) + strlen(o->node) + 5;
         char *q = anysock__malloc(need);
@@ -847,9 +915,8 @@ static int start_lookup(anysock_ctx *ctx, int mode, const char *node,
         /* an SRV name no query can carry (too long, an escape): there are
          * no such records to find; the node itself still has its own */
         if (anysock__dns_name_ok(q)) {
-            rc = submit(o, &o->srv, q, ns_t_srv);
-            anysock__free(q);
-            return rc;
+            o->srvq = q;
+            return submit(o, &o->srv, q, ns_t_srv);
         }
         anysock__free(q);
     }
@@ -946,6 +1013,9 @@ int anysock_inet_aton(anysock_ctx *ctx, const char *name,
             rc = -ENOMEM;
         } else {
             memcpy(o->node, name, n + 1);
+            rc = hosts_first(o, name);
+            if (rc == 0)
+                anysock__dns_refresh(ctx);
             for (int fi = 0; fi < 2 && rc == 0; fi++)
                 if (wants(o, fi))
                     rc = submit(o, &o->g[0].s[fi], o->g[0].name,

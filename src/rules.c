@@ -39,6 +39,8 @@ int anysock__dns_status(int s)
         return ANYSOCK_EDNSCONN;
     case ARES_ENOMEM:
         return -ENOMEM;
+    case ANYSOCK__ARES_ENOSERVERS:   /* the engine's own: no server */
+        return ANYSOCK_ENOSERVERS;
     case ARES_EBADNAME:
     case ARES_EBADQUERY:
     case ARES_EBADFAMILY:

@@ -1,5 +1,6 @@
 /* anysock resolve [-4|-6] [--proto tcp|udp] [--type stream|dgram|seqpacket]
- *                 [--dns-server ADDR[:PORT]] NODE SERVICE
+ *                 [--dns-server ADDR[:PORT]] [--cache] [--hosts-first]
+ *                 NODE SERVICE
  * One line per target: FAMILY TYPE PROTO HOST SERVICE (CLI.md). */
 #include <anysock.h>
 #include <errno.h>
@@ -77,7 +78,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
 int cli_resolve(int argc, char **argv)
 {
     const char *proto = "tcp", *dns = NULL, *pos[2], *v;
-    int family = 0, socktype = 0, npos = 0, rc;
+    int family = 0, socktype = 0, npos = 0, rc, cache = 0, hfirst = 0;
     struct ev_loop *loop;
     anysock_config cfg;
     anysock_ctx *ctx;
@@ -106,6 +107,10 @@ int cli_resolve(int argc, char **argv)
                 return cli_usage();
         } else if ((v = opt_value(argc, argv, &i, "--dns-server")) != NULL) {
             dns = v;
+        } else if (strcmp(a, "--cache") == 0) {
+            cache = 1;
+        } else if (strcmp(a, "--hosts-first") == 0) {
+            hfirst = 1;
         } else if (strcmp(a, "--") == 0) {
             for (i++; i < argc; i++) {
                 if (npos == 2)
@@ -128,6 +133,12 @@ int cli_resolve(int argc, char **argv)
 
     anysock_config_init(&cfg);
     cfg.dns_servers = dns;
+    /* the TTL cache and hosts-first order (issue 17); without the flags
+     * the environment still decides */
+    if (cache)
+        cfg.dns_cache = 256;
+    if (hfirst)
+        cfg.hosts_first = 1;
     loop = ev_loop_new(EVFLAG_AUTO);
     if (loop == NULL) {
         fputs("anysock: cannot create an event loop\n", stderr);
