@@ -551,7 +551,8 @@ typedef struct anysock_connect_opts {
     void *trace_data;
     /* transport, applied to every attempt's socket before prepare_cb */
     unsigned flags;             /* ANYSOCK_CONNECT_* */
-    int keepalive;              /* 1 on: SO_KEEPALIVE; 0 leave as is */
+    int keepalive;              /* 1 on: SO_KEEPALIVE; 0 leave as is;
+                                 * others, or unknown flags: -EINVAL */
     int keepidle, keepintvl, keepcnt; /* seconds / count; 0 system's */
     unsigned user_timeout_ms;   /* TCP_USER_TIMEOUT; 0 leave as is */
     const char *bind_addr;      /* source "addr" or "addr:port"; NULL */
