@@ -337,8 +337,9 @@ ANYSOCK_EXTERN int anysock_inet_aton(anysock_ctx *ctx, const char *name,
                                      anysock_guard **guard);
 
 /* Caps on what one lookup keeps, so that a hostile zone cannot make it do
- * more than a caller can use (anysock_tcp_connect tries at most 64
- * targets; 7.17 keeps everything): the first ANYSOCK_RESOLVE_MAX_SRV SRV
+ * more than a caller can use (anysock_tcp_connect tries at most
+ * ANYSOCK_CONNECT_MAX_ATTEMPTS targets per family; 7.17 keeps
+ * everything): the first ANYSOCK_RESOLVE_MAX_SRV SRV
  * targets in SRV order, and the first ANYSOCK_RESOLVE_MAX_ADDRS addresses
  * of each family for each target (from DNS or the hosts file). */
 #define ANYSOCK_RESOLVE_MAX_SRV 64
@@ -577,7 +578,14 @@ ANYSOCK_EXTERN int anysock_tcp_connect_ex(anysock_ctx *ctx, const char *host,
  * with that family, no address (addr.family 0), its status and phase
  * ANYSOCK_PHASE_RESOLVE. An attempt closed because another won and
  * started again after anysock_tcp_connect_retry is listed once, by its
- * latest run. Rows beyond the 64-attempt cap are not kept. */
+ * latest run. At most ANYSOCK_CONNECT_MAX_ATTEMPTS attempts are made per
+ * family (IPv4, IPv6; a unix/ path is one), so there are at most
+ * ANYSOCK_CONNECT_REPORT_MAX rows: every attempt plus up to 8 resolution
+ * rows (a failed or empty family, or addresses dropped because 256 of
+ * better SRV order were already kept: -ENOSPC); later resolution rows
+ * are not kept. */
+#define ANYSOCK_CONNECT_MAX_ATTEMPTS 64
+#define ANYSOCK_CONNECT_REPORT_MAX (2 * ANYSOCK_CONNECT_MAX_ATTEMPTS + 8)
 ANYSOCK_EXTERN size_t anysock_connect_report(const anysock_guard *guard,
                                              anysock_attempt *out,
                                              size_t max);

@@ -43,6 +43,13 @@ typedef struct rfail {
 
 #define RFAIL_MAX 8
 
+/* what anysock.h promises about the report's length */
+_Static_assert(ANYSOCK__HE_MAX_ATTEMPTS == ANYSOCK_CONNECT_MAX_ATTEMPTS,
+               "per-family attempt cap");
+_Static_assert(2 * ANYSOCK__HE_MAX_ATTEMPTS + RFAIL_MAX ==
+                   ANYSOCK_CONNECT_REPORT_MAX,
+               "report rows");
+
 /* What most calls never need, in a second block made on demand. */
 typedef struct extra {
     anysock_trace_cb trace;
