@@ -686,7 +686,9 @@ typedef struct anysock_ctx_stats {
  * operation keeps its memory (a few hundred bytes) until its guard is
  * cancelled, and guards_finished counts those guards, so a program that
  * forgets anysock_guard_cancel sees it grow. ops_live counts operations
- * not finished yet (servers included); unguarded operations free
+ * not finished yet (servers included; a tcp_connect is one, its own
+ * lookup is not counted apart, only its queries in dns_*); unguarded
+ * operations free
  * themselves and are never in guards_finished. Costs O(live operations).
  * Returns 0, or -EINVAL for a NULL argument or a size below sizeof(size_t). */
 ANYSOCK_EXTERN int anysock_ctx_stats_get(const anysock_ctx *ctx,
