@@ -376,8 +376,9 @@ ANYSOCK_EXTERN int anysock_inet_aton(anysock_ctx *ctx, const char *name,
                                      anysock_guard **guard);
 
 /* Caps on what one lookup keeps, so that a hostile zone cannot make it do
- * more than a caller can use (anysock_tcp_connect tries at most 64
- * targets; 7.17 keeps everything): the first ANYSOCK_RESOLVE_MAX_SRV SRV
+ * more than a caller can use (anysock_tcp_connect tries at most
+ * ANYSOCK_CONNECT_MAX_ATTEMPTS targets per family; 7.17 keeps
+ * everything): the first ANYSOCK_RESOLVE_MAX_SRV SRV
  * targets in SRV order, and the first ANYSOCK_RESOLVE_MAX_ADDRS addresses
  * of each family for each target (from DNS or the hosts file). */
 #define ANYSOCK_RESOLVE_MAX_SRV 64
@@ -590,7 +591,8 @@ typedef struct anysock_connect_opts {
     void *trace_data;
     /* transport, applied to every attempt's socket before prepare_cb */
     unsigned flags;             /* ANYSOCK_CONNECT_* */
-    int keepalive;              /* 1 on: SO_KEEPALIVE; 0 leave as is */
+    int keepalive;              /* 1 on: SO_KEEPALIVE; 0 leave as is;
+                                 * others, or unknown flags: -EINVAL */
     int keepidle, keepintvl, keepcnt; /* seconds / count; 0 system's */
     unsigned user_timeout_ms;   /* TCP_USER_TIMEOUT; 0 leave as is */
     const char *bind_addr;      /* source "addr" or "addr:port"; NULL */
@@ -615,7 +617,14 @@ ANYSOCK_EXTERN int anysock_tcp_connect_ex(anysock_ctx *ctx, const char *host,
  * with that family, no address (addr.family 0), its status and phase
  * ANYSOCK_PHASE_RESOLVE. An attempt closed because another won and
  * started again after anysock_tcp_connect_retry is listed once, by its
- * latest run. Rows beyond the 64-attempt cap are not kept. */
+ * latest run. At most ANYSOCK_CONNECT_MAX_ATTEMPTS attempts are made per
+ * family (IPv4, IPv6; a unix/ path is one), so there are at most
+ * ANYSOCK_CONNECT_REPORT_MAX rows: every attempt plus up to 8 resolution
+ * rows (a failed or empty family, or addresses dropped because 256 of
+ * better SRV order were already kept: -ENOSPC); later resolution rows
+ * are not kept. */
+#define ANYSOCK_CONNECT_MAX_ATTEMPTS 64
+#define ANYSOCK_CONNECT_REPORT_MAX (2 * ANYSOCK_CONNECT_MAX_ATTEMPTS + 8)
 ANYSOCK_EXTERN size_t anysock_connect_report(const anysock_guard *guard,
                                              anysock_attempt *out,
                                              size_t max);
@@ -720,7 +729,9 @@ typedef struct anysock_ctx_stats {
  * operation keeps its memory (a few hundred bytes) until its guard is
  * cancelled, and guards_finished counts those guards, so a program that
  * forgets anysock_guard_cancel sees it grow. ops_live counts operations
- * not finished yet (servers included); unguarded operations free
+ * not finished yet (servers included; a tcp_connect is one, its own
+ * lookup is not counted apart, only its queries in dns_*); unguarded
+ * operations free
  * themselves and are never in guards_finished. Costs O(live operations).
  * Returns 0, or -EINVAL for a NULL argument or a size below sizeof(size_t). */
 ANYSOCK_EXTERN int anysock_ctx_stats_get(const anysock_ctx *ctx,

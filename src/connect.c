@@ -43,6 +43,13 @@ typedef struct rfail {
 
 #define RFAIL_MAX 8
 
+/* what anysock.h promises about the report's length */
+_Static_assert(ANYSOCK__HE_MAX_ATTEMPTS == ANYSOCK_CONNECT_MAX_ATTEMPTS,
+               "per-family attempt cap");
+_Static_assert(2 * ANYSOCK__HE_MAX_ATTEMPTS + RFAIL_MAX ==
+                   ANYSOCK_CONNECT_REPORT_MAX,
+               "report rows");
+
 /* What most calls never need, in a second block made on demand. */
 typedef struct extra {
     anysock_trace_cb trace;
@@ -533,6 +540,7 @@ static bool family_allowed(const conn *c, int family, int v4, int v6)
 static int add_target(conn *c, const anysock_target *t, size_t group)
 {
     slot *s;
+    size_t n0 = c->he.n;
     int i;
 
     if (t->family == AF_UNIX ? t->addr.len > sizeof c->x->un
@@ -543,6 +551,12 @@ static int add_target(conn *c, const anysock_target *t, size_t group)
     i = anysock__he_add(&c->he, t->family, group);
     if (i < 0)
         return i;
+    if (c->he.n == n0) {
+        /* it took an untried entry's place (table full): that slot never
+         * had a socket, so it is rewritten in place */
+        s = slot_at(c, (size_t)i);
+        goto fill;
+    }
     if (i > 0 && (size_t)i > c->nmore) {
         /* pointers only: a running attempt's slot never moves (libev
          * holds its ev_io) */
@@ -560,6 +574,7 @@ static int add_target(conn *c, const anysock_target *t, size_t group)
     s = i == 0 ? &c->one_s : anysock__malloc(sizeof *s);
     if (s == NULL)
         goto unadd;
+fill:
     memset(s, 0, sizeof *s);
     if (t->family == AF_UNIX) {
         memset(&c->x->un, 0, sizeof c->x->un);
@@ -573,7 +588,7 @@ static int add_target(conn *c, const anysock_target *t, size_t group)
     s->len = (uint8_t)t->addr.len;
     s->socktype = (uint8_t)t->socktype;
     s->protocol = (uint8_t)t->protocol;
-    if (i > 0)
+    if (i > 0 && c->he.n != n0)
         c->more[i - 1] = s;
     return 0;
 unadd:
@@ -605,21 +620,33 @@ static void rs_cb(void *data, const anysock__rs_event *ev)
     now = now_of(c);
     if (ev->kind == ANYSOCK__RS_ANSWER) {
         size_t n = ev->count;
-        int st = ev->status;
+        int st = ev->status, drop = 0;
 
         if (n > ANYSOCK__HE_MAX_PER_ANSWER)
             n = ANYSOCK__HE_MAX_PER_ANSWER;
-        for (size_t k = 0; k < n; k++)
-            if (add_target(c, &ev->targets[k], ev->group) == 0)
+        for (size_t k = 0; k < n; k++) {
+            int rc = add_target(c, &ev->targets[k], ev->group);
+
+            if (rc == 0)
                 added++;
-        if (st == 0 && added == 0)
+            else if (drop == 0)
+                drop = rc;
+        }
+        /* no address at all is "no such name"; addresses that could not
+         * be kept (table full of better-ordered ones, no memory) are not:
+         * the trace tells the answer as it came, the report shows the
+         * drop with its own status (-ENOSPC, -ENOMEM) */
+        if (st == 0 && ev->count == 0)
             st = -ENXIO;
         anysock__he_answer(&c->he, now, ev->family, ev->group, ev->ngroups,
                            added, st);
-        if (added == 0)
+        if (st < 0)
             add_rfail(c, ev->family, dns_error(st), ANYSOCK_PHASE_RESOLVE);
-        if (!trace(c, ANYSOCK_TRACE_ANSWER, 0, ev->family, added,
-                   dns_error(st)))
+        else if (added == 0)
+            add_rfail(c, ev->family, drop < 0 ? drop : -ENOSPC,
+                      ANYSOCK_PHASE_RESOLVE);
+        if (!trace(c, ANYSOCK_TRACE_ANSWER, 0, ev->family,
+                   st < 0 ? added : ev->count, dns_error(st)))
             goto out;
     } else {
         int st = dns_error(ev->status);

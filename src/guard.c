@@ -111,6 +111,8 @@ int anysock_ctx_stats_get(const anysock_ctx *ctx, anysock_ctx_stats *st)
     size = st->size < sizeof s ? st->size : sizeof s;
     s.size = size;
     for (const anysock__op *op = ctx->ops; op != NULL; op = op->next) {
+        if (op->internal)
+            continue;
         if (op->finished) {
             s.guards_finished++;
             continue;

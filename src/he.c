@@ -38,12 +38,42 @@ void anysock__he_free(anysock__he *h)
     h->n = h->cap = 0;
 }
 
+/* The table is full: the untried entry of the worst SRV group worse than
+ * `group` (the latest of them), or -1. Keeping the best-ordered entries
+ * whatever order answers arrive in: a late answer of SRV target 0 must not
+ * lose its place to the hundreds of addresses of targets 1..n. */
+static long victim(const anysock__he *h, uint16_t group)
+{
+    long v = -1;
+
+    for (size_t i = 0; i < h->n; i++)
+        if (h->e[i].state == ANYSOCK__HE_UNTRIED && h->e[i].order < 0 &&
+            h->e[i].group > group &&
+            (v < 0 || h->e[i].group >= h->e[v].group))
+            v = (long)i;
+    return v;
+}
+
 int anysock__he_add(anysock__he *h, int family, size_t group)
 {
     anysock__he_entry *e;
+    uint16_t g = group > UINT16_MAX ? UINT16_MAX : (uint16_t)group;
 
-    if (h->n >= ANYSOCK__HE_MAX_ENTRIES)
-        return -ENOSPC;
+    if (h->n >= ANYSOCK__HE_MAX_ENTRIES) {
+        long v = victim(h, g);
+
+        if (v < 0)
+            return -ENOSPC;
+        h->displaced++;
+        e = &h->e[v];
+        memset(e, 0, sizeof *e);
+        e->family = (uint8_t)family;
+        e->group = g;
+        e->state = ANYSOCK__HE_UNTRIED;
+        e->order = -1;
+        e->ran = -1.f;
+        return (int)v;
+    }
     if (h->n == h->cap) {
         size_t ncap = h->cap < 4 ? 4 : h->cap * 2;
         anysock__he_entry *nv;
@@ -64,7 +94,7 @@ int anysock__he_add(anysock__he *h, int family, size_t group)
     e = &h->e[h->n];
     memset(e, 0, sizeof *e);
     e->family = (uint8_t)family;
-    e->group = group > UINT16_MAX ? UINT16_MAX : (uint16_t)group;
+    e->group = g;
     e->state = ANYSOCK__HE_UNTRIED;
     e->order = -1;
     e->ran = -1.f;

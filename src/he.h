@@ -51,6 +51,7 @@ typedef struct anysock__he {
     uint16_t ngroups;    /* answers expected per family */
     uint16_t pref_answers, pref_positive;
     uint16_t nstarted, nactive;
+    uint16_t displaced;  /* entries replaced by better-ordered ones */
     uint8_t started_v4, started_v6, started_other;  /* per-family cap */
     uint8_t pref;        /* preferred family */
     uint8_t fafc;        /* first address family count, >= 1 */
@@ -87,8 +88,11 @@ void anysock__he_init(anysock__he *h, double now, double delay,
                       anysock__he_entry *storage, size_t ncap);
 void anysock__he_free(anysock__he *h);
 
-/* Add one address of an answer. Returns its index, -ENOSPC when the
- * table is full (the address is dropped), or -ENOMEM. */
+/* Add one address of an answer. Returns its index, or -ENOMEM. When the
+ * table is full (ANYSOCK__HE_MAX_ENTRIES) the address takes the place of
+ * an untried one of a worse (higher) SRV group, the worst first: the
+ * returned index is then an old one (h->n is unchanged, h->displaced
+ * counts it); with no such entry it is dropped: -ENOSPC. */
 int anysock__he_add(anysock__he *h, int family, size_t group);
 /* An answer (with `count` addresses, already added; status < 0 when the
  * family failed or had none) for `group` of `ngroups`. */

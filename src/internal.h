@@ -32,6 +32,9 @@ struct anysock__op {
     anysock__op *prev, *next;
     uint8_t kind;              /* ANYSOCK__OP_*, for anysock_ctx_stats */
     bool finished;             /* final callback delivered, guard held */
+    /* part of another op (tcp_connect's lookup): not a live operation of
+     * its own in anysock_ctx_stats (its queries still count as DNS) */
+    bool internal;
 };
 
 enum { ANYSOCK__OP_OTHER, ANYSOCK__OP_RESOLVE, ANYSOCK__OP_CONNECT,

@@ -951,6 +951,7 @@ int anysock__resolve_stream(anysock_ctx *ctx, const char *node,
     o->scb = cb;
     o->data = data;
     o->socktype = SOCK_STREAM;
+    o->op.internal = true;   /* its caller's op is the live one */
     return started(o, op, NULL);
 }
 

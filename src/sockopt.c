@@ -90,6 +90,12 @@ int anysock__connect_opts_check(const anysock_connect_opts *o)
 
     if (o == NULL)
         return 0;
+    /* as tcp_server_ex: an unknown bit or value is a caller's bug, not
+     * something to ignore silently */
+    if ((o->flags & ~(ANYSOCK_CONNECT_MPTCP | ANYSOCK_CONNECT_FASTOPEN |
+                      ANYSOCK_CONNECT_NODELAY | ANYSOCK_CONNECT_NOSRV)) != 0 ||
+        (o->keepalive != 0 && o->keepalive != 1))
+        return -EINVAL;
     if (o->keepidle < 0 || o->keepidle > KEEPIDLE_MAX ||
         o->keepintvl < 0 || o->keepintvl > KEEPINTVL_MAX ||
         o->keepcnt < 0 || o->keepcnt > KEEPCNT_MAX ||

@@ -363,6 +363,64 @@ static void test_stats_count_dns_queued_and_inflight(void **s)
     ev_loop_destroy(loop);
 }
 
+static void on_connect_never(void *data, int status, int fd,
+                             const char *host, unsigned port)
+{
+    (void)data;
+    (void)status;
+    (void)fd;
+    (void)host;
+    (void)port;
+    fail_msg("connect callback after cancel");
+}
+
+/* A pending tcp_connect is one live operation: its internal lookup is
+ * not a second one (it was counted 2 each), while its queries still show
+ * in the DNS counters. Same mute server and dns_max_inflight 4. */
+static void test_stats_count_a_connect_once(void **s)
+{
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t slen = sizeof sin;
+    anysock_guard *g[50];
+    anysock_ctx *ctx;
+    anysock_ctx_stats st;
+    anysock_connect_opts o;
+    char servers[64];
+    int mute = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    (void)s;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(mute >= 0);
+    assert_int_equal(bind(mute, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(getsockname(mute, (struct sockaddr *)&sin, &slen), 0);
+    snprintf(servers, sizeof servers, "127.0.0.1:%u", ntohs(sin.sin_port));
+    ctx = make_ctx(loop, servers, 4);
+    anysock_connect_opts_init(&o);
+    o.flags = ANYSOCK_CONNECT_NOSRV;   /* A and AAAA only: 100 queries */
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+
+        snprintf(name, sizeof name, "c%d.example", i);
+        assert_int_equal(anysock_tcp_connect_ex(ctx, name, "80", &o,
+                                                on_connect_never, NULL, NULL,
+                                                &g[i]), 0);
+    }
+    ev_run(loop, EVRUN_NOWAIT);
+    st = stats(ctx);
+    assert_int_equal(st.ops_live, 50);
+    assert_int_equal(st.dns_inflight, 4);
+    assert_int_equal(st.dns_queued, 96);
+    for (int i = 0; i < 50; i++)
+        anysock_guard_cancel(&g[i]);
+    st = stats(ctx);
+    assert_int_equal(st.ops_live, 0);
+    assert_int_equal(st.dns_queued, 0);
+    anysock_ctx_free(ctx);
+    close(mute);
+    ev_loop_destroy(loop);
+}
+
 static void test_stats_size_rules(void **s)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -397,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_unguarded_operations_are_never_counted),
         cmocka_unit_test(test_stats_count_servers),
         cmocka_unit_test(test_stats_count_dns_queued_and_inflight),
+        cmocka_unit_test(test_stats_count_a_connect_once),
         cmocka_unit_test(test_stats_size_rules),
     };
 

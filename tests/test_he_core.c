@@ -475,6 +475,65 @@ static void test_win_then_retry(void **state)
     assert_int_equal(must_start(0.4), a0);
 }
 
+/* The table is full (256 entries of SRV groups 1..4, arrived first): a
+ * late answer of group 0 takes the place of untried group-4 entries and
+ * is tried next; what ran is never displaced; an answer no better than
+ * the worst kept one is dropped with -ENOSPC (never "no such name"). */
+static void full_table(double delay)
+{
+    size_t i, ng[6] = {0};
+
+    init(delay, 0., V4, 1);
+    for (size_t g = 1; g <= 4; g++)
+        answer(0., V4, g, 6, ANYSOCK__HE_MAX_PER_ANSWER);
+    assert_int_equal(h.n, ANYSOCK__HE_MAX_ENTRIES);
+    i = must_start(0.);
+    assert_int_equal(h.e[i].group, 1);
+    anysock__he_failed(&h, i, 0.1, -ECONNREFUSED, ANYSOCK_PHASE_CONNECT);
+    i = must_start(0.1);
+    assert_int_equal(h.e[i].group, 1);
+    anysock__he_failed(&h, i, 0.2, -ECONNREFUSED, ANYSOCK_PHASE_CONNECT);
+    /* group 5 is worse than all kept: dropped */
+    assert_int_equal(anysock__he_add(&h, V4, 5), -ENOSPC);
+    assert_int_equal(anysock__he_add(&h, V6, 4), -ENOSPC);
+    /* group 0, late: 2 addresses of each family */
+    answer(0.3, V4, 0, 6, 2);
+    answer(0.3, V6, 0, 6, 2);
+    assert_int_equal(h.n, ANYSOCK__HE_MAX_ENTRIES);
+    assert_int_equal(h.displaced, 4);
+    for (i = 0; i < h.n; i++)
+        ng[h.e[i].group]++;
+    assert_int_equal(ng[0], 4);
+    assert_int_equal(ng[1], ANYSOCK__HE_MAX_PER_ANSWER);
+    assert_int_equal(ng[4], ANYSOCK__HE_MAX_PER_ANSWER - 4);
+    assert_int_equal(h.e[0].state, ANYSOCK__HE_FAILED);   /* kept */
+    assert_int_equal(h.e[1].state, ANYSOCK__HE_FAILED);
+    /* group 0's four come next, v4 first (sequential mode: 7.17's order,
+     * family before SRV index, so its two v4 only) */
+    for (int k = 0; k < (delay > 0. ? 4 : 2); k++) {
+        i = must_start(0.3 + k * (delay > 0. ? delay : 0.));
+        assert_int_equal(h.e[i].group, 0);
+        if (delay > 0.)
+            assert_int_equal(fam(i), k % 2 == 0 ? V4 : V6);
+        anysock__he_failed(&h, i, 0.3 + k * (delay > 0. ? delay : 0.),
+                           -ECONNREFUSED, ANYSOCK_PHASE_CONNECT);
+    }
+    i = must_start(2.);
+    assert_int_equal(h.e[i].group, 1);
+}
+
+static void test_full_table_late_srv_zero_is_next(void **state)
+{
+    (void)state;
+    full_table(SD);
+}
+
+static void test_full_table_late_srv_zero_sequential(void **state)
+{
+    (void)state;
+    full_table(0.);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +556,8 @@ int main(void)
         T(test_sequential_mode),
         T(test_resolution_status_is_reported),
         T(test_win_then_retry),
+        T(test_full_table_late_srv_zero_is_next),
+        T(test_full_table_late_srv_zero_sequential),
 #undef T
     };
 

@@ -232,9 +232,14 @@ static void test_transport_invalid_options_are_einval(void **state)
     static const char *binds[] = {"nonsense", "127.0.0.1:99999", "unix/",
                                   "127.0.0.1:http", "[::1", ""};
 
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 10; k++) {
         anysock_connect_opts_init(&o);
         switch (k) {
+        /* unknown flag bits and keepalive values, as tcp_server_ex */
+        case 6: o.flags = 0xffffffffu; break;
+        case 7: o.flags = ANYSOCK_CONNECT_NODELAY | 0x100u; break;
+        case 8: o.keepalive = -1; break;
+        case 9: o.keepalive = 2; break;
         case 0: o.keepidle = -1; break;
         case 1: o.keepcnt = 200; break;
         case 2: o.keepintvl = 40000; break;
