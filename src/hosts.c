@@ -20,6 +20,7 @@
 struct hent {
     uint32_t name;       /* offset of the NUL-ended name in text */
     uint32_t next;       /* next pair with the same name, index + 1; 0 ends */
+    uint32_t hash;       /* of the name */
     uint8_t family;
     uint8_t bytes[16];
 };
@@ -54,95 +55,116 @@ void anysock__hosts_free(struct anysock__hosts *h)
     anysock__free(h);
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
+#define BLANK(c) ((c) == ' ' || (c) == '\t')
 
 /* FNV-1a: short keys, no seed needed (the file is the admin's). */
+#define HASH0 2166136261u
+#define HASH(x, c) (((x) ^ (unsigned char)(c)) * 16777619u)
+
 static uint32_t name_hash(const char *s)
 {
-    uint32_t x = 2166136261u;
+    uint32_t x = HASH0;
 
     for (; *s != '\0'; s++)
-        x = (x ^ (unsigned char)*s) * 16777619u;
+        x = HASH(x, *s);
     return x;
 }
 
-static int push(struct anysock__hosts *h, size_t *cap, uint32_t name,
-                int fam, const uint8_t b[16])
+/* A byte of a word as the file is matched: lowercased, and a NUL (which
+ * must not end the text early) made 0xff, which no looked-up name holds
+ * (IDNA makes names ASCII): as in 7.17, the word matches nothing. */
+static inline char fold(char c)
 {
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c == '\0' ? (char)0xff : c;
+}
+
+static int push(struct anysock__hosts *h, size_t *cap, uint32_t name,
+                uint32_t hash, int fam, const uint8_t b[16])
+{
+    struct hent *e;
+
     if (h->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 256;
+        size_t ncap = *cap * 2;
         struct hent *nv = anysock__malloc(ncap * sizeof *nv);
 
         if (nv == NULL)
             return -ENOMEM;
-        if (h->n)
-            memcpy(nv, h->v, h->n * sizeof *nv);
+        memcpy(nv, h->v, h->n * sizeof *nv);
         anysock__free(h->v);
         h->v = nv;
         *cap = ncap;
     }
-    h->v[h->n].name = name;
-    h->v[h->n].next = 0;
-    h->v[h->n].family = (uint8_t)fam;
-    memcpy(h->v[h->n].bytes, b, 16);
-    h->n++;
+    e = &h->v[h->n++];
+    e->name = name;
+    e->next = 0;
+    e->hash = hash;
+    e->family = (uint8_t)fam;
+    memcpy(e->bytes, b, 16);
     return 0;
 }
 
-/* 7.17's _parse_hosts over text[0..len) (text[len] is NUL, and no NUL
- * inside: see hosts_get): per line, "#" to the end is dropped, the first
- * word is an IPv4 or IPv6 address, every further word a name for it; the
- * whole file is already lowercased. One pass, one allocation per
- * doubling of the pair array. */
+/* 7.17's _parse_hosts over text[0..len) (text[len] is NUL): per line, "#"
+ * to the end is dropped, the first word is an IPv4 or IPv6 address, every
+ * further word a name for it. One pass: memchr finds the line's end and
+ * its "#", the words are folded, split (NUL-ended in place) and the names
+ * hashed in the same scan; the pair array grows by doubling. */
 static int hosts_parse(struct anysock__hosts *h, size_t len)
 {
     char *p = h->text, *e = h->text + len;
-    size_t cap = 0;
+    /* room for a pair per 16 bytes (ad-block lines are longer): pages
+     * never touched cost nothing, a doubling copies them all */
+    size_t cap = len / 16 + 16;
 
+    if (cap > HOSTS_MAX_NAMES)
+        cap = HOSTS_MAX_NAMES;
     h->n = 0;
+    h->v = anysock__malloc(cap * sizeof *h->v);
+    if (h->v == NULL)
+        return -ENOMEM;
     while (p < e) {
-        char *line = p, *eol = memchr(p, '\n', (size_t)(e - p)), *hash, *addr;
+        char *c = p, *eol = memchr(p, '\n', (size_t)(e - p)), *hash, *addr;
         uint8_t b[16];
         int fam;
 
         if (eol == NULL)
             eol = e;
         p = eol + 1;
-        if ((hash = memchr(line, '#', (size_t)(eol - line))) != NULL)
+        if ((hash = memchr(c, '#', (size_t)(eol - c))) != NULL)
             eol = hash;
-        *eol = '\0';
-        while (is_blank(*line))
-            line++;
-        addr = line;
-        while (*line != '\0' && !is_blank(*line))
-            line++;
-        if (*line == '\0')
+        while (c < eol && BLANK(*c))
+            c++;
+        for (addr = c; c < eol && !BLANK(*c); c++)
+            *c = fold(*c);
+        if (c == eol)
             continue;        /* no aliases */
-        *line++ = '\0';
-        if (anysock_parse_ipv4(addr, (size_t)(line - 1 - addr), b) == 0)
+        *c = '\0';
+        if (anysock_parse_ipv4(addr, (size_t)(c - addr), b) == 0)
             fam = AF_INET;
-        else if (anysock_parse_ipv6(addr, (size_t)(line - 1 - addr), b) == 0)
+        else if (anysock_parse_ipv6(addr, (size_t)(c - addr), b) == 0)
             fam = AF_INET6;
         else
             continue;
+        c++;
         for (;;) {
+            uint32_t x = HASH0;
             char *name;
 
-            while (is_blank(*line))
-                line++;
-            if (*line == '\0')
+            while (c < eol && BLANK(*c))
+                c++;
+            if (c == eol)
                 break;
-            name = line;
-            while (*line != '\0' && !is_blank(*line))
-                line++;
-            if (*line != '\0')
-                *line++ = '\0';
+            for (name = c; c < eol && !BLANK(*c); c++) {
+                *c = fold(*c);
+                x = HASH(x, *c);
+            }
+            *c = '\0';      /* a blank, the "#", the "\n" or text[len] */
+            if (c < eol)
+                c++;
             if (h->n == HOSTS_MAX_NAMES)
                 return 0;    /* the cap: the rest is ignored */
-            if (push(h, &cap, (uint32_t)(name - h->text), fam, b) != 0)
+            if (push(h, &cap, (uint32_t)(name - h->text), x, fam, b) != 0)
                 return -ENOMEM;
         }
     }
@@ -150,7 +172,9 @@ static int hosts_parse(struct anysock__hosts *h, size_t len)
 }
 
 /* The index over h->v. Pairs go in from the last, each in front of its
- * name's chain, so every chain is in file order (7.17's push order). */
+ * name's chain, so every chain is in file order (7.17's push order). The
+ * slot a few pairs on is fetched ahead: the table is bigger than the
+ * caches and its slots are hit at random. */
 static int hosts_index(struct anysock__hosts *h)
 {
     size_t ns = 16;
@@ -162,10 +186,11 @@ static int hosts_index(struct anysock__hosts *h)
         return -ENOMEM;
     h->mask = ns - 1;
     for (size_t i = h->n; i-- > 0;) {
-        const char *name = h->text + h->v[i].name;
-        uint32_t x = name_hash(name);
+        uint32_t x = h->v[i].hash;
         size_t k = x & h->mask;
 
+        if (i >= 8)
+            __builtin_prefetch(&h->slot[h->v[i - 8].hash & h->mask], 1);
         for (;; k = (k + 1) & h->mask) {
             struct hslot *s = &h->slot[k];
 
@@ -174,8 +199,8 @@ static int hosts_index(struct anysock__hosts *h)
                 s->head = (uint32_t)i + 1;
                 break;
             }
-            if (s->hash == x &&
-                strcmp(h->text + h->v[s->head - 1].name, name) == 0) {
+            if (s->hash == x && strcmp(h->text + h->v[s->head - 1].name,
+                                       h->text + h->v[i].name) == 0) {
                 h->v[i].next = s->head;
                 s->head = (uint32_t)i + 1;
                 break;
@@ -243,18 +268,6 @@ static struct anysock__hosts *hosts_get(anysock_ctx *ctx)
     anysock__close(fd);
     fd = -1;
     nh->text[got] = '\0';
-    /* One pass: lowercase (names match lowercased), and a NUL byte
-     * must not end the text early: 0xff, which no looked-up name holds
-     * (IDNA makes names ASCII), keeps later lines and, as in 7.17, makes
-     * the word it is in match nothing. */
-    for (ssize_t i = 0; i < got; i++) {
-        char c = nh->text[i];
-
-        if (c == '\0')
-            nh->text[i] = (char)0xff;
-        else if (c >= 'A' && c <= 'Z')
-            nh->text[i] = (char)(c - 'A' + 'a');
-    }
     if (hosts_parse(nh, (size_t)got) != 0 || hosts_index(nh) != 0)
         goto fail;
     nh->dev = st.st_dev;
