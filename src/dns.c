@@ -15,7 +15,9 @@
  *    rcode is not final until every server gave one;
  *  - the lookup deadline counts from the first send (queue time excluded);
  *  - the number of queries sent at once follows an AIMD window (slow start
- *    to dns_max_inflight, halved on timeouts, once per window of losses),
+ *    to dns_max_inflight, halved once per window of losses: a query
+ *    answered by a server that had let one of its attempts time out, or a
+ *    rate limiter's TC slip; a dead server is no congestion),
  *    retries first, so rate-limited servers are not flooded.
  * A query given up on (detached, past its deadline, timed out by our
  * clock) leaves its c-ares attempt behind as a "zombie": it holds no slot
@@ -23,7 +25,7 @@
  * we do; a detached one would linger, so a channel whose live attempts are
  * all gone is flushed with ares_cancel (its socket closes with it), and a
  * channel with more than max(16, dns_max_inflight) zombies is flushed too,
- * its live attempts re-sent.
+ * its live attempts re-sent, each keeping its attempt's timeout.
  *
  * Callbacks never run inside c-ares or inside anysock__dns_query: results
  * go to a done list delivered from the loop. All work per loop iteration
@@ -31,8 +33,9 @@
  * next iteration (an ev_idle keeps the loop from blocking meanwhile). The
  * single ev_timer is re-armed once per iteration, from an ev_prepare.
  * Timer queues: the deadline FIFO (one fixed length, so first-send order
- * is deadline order), one FIFO of sent attempts per channel (fixed timeout
- * each) and a binary heap for jittered retries. */
+ * is deadline order), one list of sent attempts per channel in timeout
+ * order (a FIFO, the timeout being fixed per channel, but for a re-sent
+ * attempt keeping an earlier one) and a binary heap for jittered retries. */
 #include "internal.h"
 
 #include <ares.h>
@@ -99,7 +102,10 @@ struct anysock__dnsq {
     size_t hidx;                    /* Q_WAIT: heap index */
     uint64_t seq;                   /* send sequence number (AIMD) */
     uint64_t lost;                  /* seq of an attempt that timed out */
+    double keep_due;                /* Q_READY after a flush: the flushed
+                                     * attempt's timeout, kept; else 0 */
     uint32_t skip;                  /* servers done with, one bit each */
+    uint32_t lostmask;              /* servers an attempt timed out on */
     unsigned try;                   /* attempt index, as c-ares's */
     int state, type, status;        /* status: last error, or result */
     unsigned char *abuf;
@@ -671,14 +677,15 @@ static void disown(struct anysock__resolver *r, anysock__dnsq *q)
 
 /* The attempt timed out (by c-ares's clock or ours). Not yet a sign of
  * congestion: a name nobody answers times out every time, and must not
- * shrink the window for the others. A query answered after a timeout is
- * one: see reply(). */
+ * shrink the window for the others. A query answered after a timeout by
+ * the same server is one: see reply(). */
 static void attempt_timeout(struct anysock__resolver *r, anysock__dnsq *q,
                             uint64_t seq)
 {
     r->dbg.timeouts++;
     if (q->lost == 0)
         q->lost = seq;
+    q->lostmask |= 1u << (q->try % (unsigned)r->nservers);
     q->status = ARES_ETIMEOUT;
     q->try++;
     retry_later(r, q);
@@ -701,13 +708,16 @@ static void server_refused(struct anysock__resolver *r, int server)
     }
 }
 
-/* A server replied to q: the window grows, unless q had timed out before
- * and so was dropped once (a rate limit, a full queue): then it halves. */
-static void reply(struct anysock__resolver *r, anysock__dnsq *q)
+/* A server replied to q: the window grows, unless q had timed out on
+ * that same server before and so was dropped once (a rate limit, a full
+ * queue): then it halves. A timeout on another server is no such sign:
+ * a dead first server in front of a good one would keep the window at
+ * its floor while the good one answers everything. */
+static void reply(struct anysock__resolver *r, anysock__dnsq *q, int server)
 {
     if (r->fixed)
         return;
-    if (q->lost != 0)
+    if (q->lostmask & (1u << server))
         shrink(r, q->lost);
     else
         grow(r);
@@ -742,6 +752,7 @@ static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     case ARES_ECANCELLED:
     case ARES_EDESTRUCTION:
         q->state = Q_READY;   /* not ours (we disown first): resend */
+        q->keep_due = q->due;    /* with the same timeout */
         l_push_front(&r->ready, q);
         want_idle(r);
         return;
@@ -753,7 +764,7 @@ static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     case ARES_ENOTIMP:
         /* as glibc: this server's word is not final while another may
          * answer */
-        reply(r, q);
+        reply(r, q, c->server);
         q->status = status;
         q->skip |= 1u << c->server;
         q->try++;
@@ -772,7 +783,7 @@ static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     case ARES_ENOTFOUND:
     case ARES_EFORMERR:
     case ARES_EBADRESP:
-        reply(r, q);
+        reply(r, q, c->server);
         break;
     default:
         break;
@@ -780,14 +791,43 @@ static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     complete(r, q, status, abuf, alen);
 }
 
+/* q, the tail of c->sent, times out before the ones ahead of it (it kept
+ * a flushed attempt's timeout): move it back to its place by timeout, so
+ * that c->sent stays ordered by due. At most a window's length. */
+static void sent_place(chan *c, anysock__dnsq *q)
+{
+    anysock__dnsq *p = q->prev;
+
+    if (p == NULL || p->due <= q->due)
+        return;
+    l_remove(&c->sent, q);
+    while (p != NULL && p->due > q->due)
+        p = p->prev;
+    if (p == NULL) {
+        l_push_front(&c->sent, q);
+        return;
+    }
+    q->prev = p;
+    q->next = p->next;   /* not NULL: a later one is after p */
+    p->next->prev = q;
+    p->next = q;
+    c->sent.n++;
+}
+
 static void send_one(struct anysock__resolver *r, anysock__dnsq *q)
 {
     chan *c;
     att *a;
-    double now;
+    double now, keep = q->keep_due;
 
+    q->keep_due = 0;
     if (!next_try(r, q)) {
         complete(r, q, q->status, NULL, 0);
+        return;
+    }
+    if (keep != 0 && keep <= mono()) {
+        /* a flushed attempt whose time ran out while queued */
+        attempt_timeout(r, q, q->seq);
         return;
     }
     c = chan_get(r, (int)(q->try % (unsigned)r->nservers),
@@ -818,8 +858,13 @@ static void send_one(struct anysock__resolver *r, anysock__dnsq *q)
     r->in_ares--;
     /* still out (not ended inside ares_query): time it from now, when
      * c-ares did too; it stays the tail of c->sent, so the FIFO holds */
-    if (q->att == a)
+    if (q->att == a) {
         q->due = mono() + c->tmo;
+        if (keep != 0 && keep < q->due) {
+            q->due = keep;
+            sent_place(c, q);
+        }
+    }
 }
 
 static void pump(struct anysock__resolver *r)
@@ -840,10 +885,15 @@ static void flush(struct anysock__resolver *r, chan *c)
     anysock__dnsq *q;
 
     c->flush = false;
-    /* live attempts go back to the front of the queue, untouched */
+    /* live attempts go back to the front of the queue, each keeping its
+     * attempt's timeout: restarting it at every flush, a steady churn of
+     * cancelled lookups would keep a live one on a mute server for good */
     while ((q = c->sent.tail) != NULL) {
+        double due = q->due;
+
         disown(r, q);
         q->state = Q_READY;
+        q->keep_due = due;
         l_push_front(&r->ready, q);
         want_idle(r);
     }

@@ -712,6 +712,139 @@ static void test_late_server_loses_nothing(void **state)
     free(q);
 }
 
+/* ---- review of 2 Dec: a dead first server ---------------------------------
+ * Timeouts on a mute first server, each query then answered by the good
+ * second one, are no congestion: the window must not shrink (it used to
+ * halve down to 2, and 100 lookups took 24x as long as with one name). */
+
+static void test_mute_first_server_keeps_window(void **state)
+{
+    struct t *t = *state;
+    int n = 100, ok = 0;
+    struct many m = {0};
+    char servers[160], name[64];
+    size_t wmin = SIZE_MAX;
+    double t0, el, tmo = 0.2;
+
+    fakedns_set_mode(t->fake, FAKEDNS_MUTE, 0);
+    snprintf(servers, sizeof servers, "%s,%s", t->server, t->server2);
+    ctx_on(t, servers, tmo, 0, 0);   /* 3 tries, window 16..64 */
+    t0 = mono();
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "d%d.example", i);
+        assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
+                                                  0, 0, many_cb, &m, NULL),
+                         0);
+    }
+    while (m.calls < n && mono() - t0 < bound(60)) {
+        size_t w;
+
+        ev_run(t->loop, EVRUN_ONCE);
+        w = dbg(t).window;
+        if (m.calls < n && w < wmin)
+            wmin = w;
+    }
+    el = mono() - t0;
+    ok = m.calls - m.errors;
+    print_message("%d lookups (A+AAAA), mute first server, good second, "
+                  "timeout %.1f s: %d ok in %.2f s (%.1f timeouts' worth), "
+                  "smallest window %zu, %" PRIu64 " sends, %" PRIu64
+                  " timeouts\n", n, tmo, ok, el, el / tmo, wmin,
+                  dbg(t).sends, dbg(t).timeouts);
+    assert_int_equal(m.calls, n);
+    assert_int_equal(m.errors, 0);
+    assert_true(wmin >= 16);
+    /* 200 queries in a window from 16 (slow start: 16, 32, 64, 64, 24),
+     * each round one timeout plus its jitter: about 6.25 timeouts; a
+     * window at its floor of 2 took about 100 rounds */
+    assert_true(el < bound(12 * tmo));
+    assert_true(loop_drains(t->loop, bound(0.1)));
+}
+
+/* ---- review of 2 Dec: a churn of cancelled lookups -------------------------
+ * More than max(16, dns_max_inflight) abandoned attempts on the mute first
+ * server's channel flush it, re-sending the live lookup there; it must
+ * keep its attempt's timeout and move on to the good second server, not
+ * restart it at every flush until its deadline. */
+
+struct churn {
+    anysock_ctx *ctx;
+    anysock_guard *g[64];
+    int n, per, seq;
+};
+
+static void churn_cb(void *data, int status, const anysock_target *t,
+                     size_t n)
+{
+    (void)data;
+    (void)status;
+    (void)t;
+    (void)n;
+    fail_msg("a cancelled lookup's callback ran");
+}
+
+static void churn_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct churn *c = w->data;
+    char name[64];
+
+    (void)loop;
+    (void)revents;
+    for (int i = 0; i < c->n; i++)
+        anysock_guard_cancel(&c->g[i]);
+    c->n = 0;
+    for (int i = 0; i < c->per; i++) {
+        snprintf(name, sizeof name, "z%d.example", c->seq++);
+        assert_int_equal(anysock_resolve_sockaddr(c->ctx, name, "80", NULL,
+                                                  4, 0, churn_cb, NULL,
+                                                  &c->g[c->n++]), 0);
+    }
+}
+
+static void test_cancel_churn_live_lookup_moves_on(void **state)
+{
+    struct t *t = *state;
+    struct churn c = {.per = 5};
+    struct rec live = {0};
+    anysock_guard *lg = NULL;
+    ev_timer tick;
+    char servers[160], buf[256];
+    double t0, el, tmo = 0.5;
+
+    fakedns_set_mode(t->fake, FAKEDNS_MUTE, 0);
+    snprintf(servers, sizeof servers, "%s,%s", t->server, t->server2);
+    ctx_on(t, servers, tmo, 0, 0);   /* deadline 4 s */
+    c.ctx = t->ctx;
+    t0 = mono();
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "live.example", "80",
+                                              NULL, 4, 0, rec_resolve_cb,
+                                              &live, &lg), 0);
+    live.returned = true;
+    /* 5 lookups cancelled every 20 ms: the zombie cap (16) is passed
+     * every 70 ms or so, several times within one 0.5 s timeout */
+    ev_timer_init(&tick, churn_tick, 0.02, 0.02);
+    tick.data = &c;
+    ev_timer_start(t->loop, &tick);
+    assert_true(run_until(t->loop, &live.calls, 1, bound(10)));
+    el = mono() - t0;
+    ev_timer_stop(t->loop, &tick);
+    for (int i = 0; i < c.n; i++)
+        anysock_guard_cancel(&c.g[i]);
+    print_message("live lookup with %d cancelled lookups churning (mute "
+                  "first server, timeout %.1f s): %s in %.3f s, %" PRIu64
+                  " flushes\n", c.seq, tmo, rec_str(&live, buf, sizeof buf),
+                  el, dbg(t).flushes);
+    assert_true(dbg(t).flushes >= 2);   /* the churn did flush it */
+    assert_int_equal(live.status, 0);
+    assert_string_equal(rec_str(&live, buf, sizeof buf),
+                        "inet 127.0.0.60 80");
+    /* one timeout (plus up to a quarter of it as jitter) on the first
+     * server, then the second answers; before: the deadline, 4 s */
+    assert_true(el < bound(3 * tmo));
+    anysock_guard_cancel(&lg);
+    assert_true(loop_drains(t->loop, bound(0.1)));
+}
+
 /* ---- property test ---------------------------------------------------------- */
 
 static uint64_t seed_rng;
@@ -831,6 +964,8 @@ int main(void)
         T(test_closed_port_moves_on_at_once),
         T(test_property_random_interleaving),
         T(test_late_server_loses_nothing),
+        T(test_mute_first_server_keeps_window),
+        T(test_cancel_churn_live_lookup_moves_on),
     };
 
     slow = getenv("ANYSOCK_TEST_SLOW") != NULL;
