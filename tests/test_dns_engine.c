@@ -41,12 +41,14 @@ static double mono(void)
 }
 
 /* Time bounds, wider under valgrind, and under ASan (its free() keeps a
- * quarantine: ctx_free of 100,000 lookups takes about 150 ms there). */
+ * quarantine: ctx_free of 100,000 lookups takes about 150 ms there, and
+ * 400 ms on a loaded machine). The 100 ms bounds are the native build's;
+ * under ASan they only catch a return of quadratic work. */
 #if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 3
+#define SANITIZED 10
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define SANITIZED 3
+#define SANITIZED 10
 #endif
 #endif
 #ifndef SANITIZED
