@@ -46,7 +46,7 @@ typedef struct rfail {
 /* what anysock.h promises about the report's length */
 _Static_assert(ANYSOCK__HE_MAX_ATTEMPTS == ANYSOCK_CONNECT_MAX_ATTEMPTS,
                "per-family attempt cap");
-_Static_assert(2 * ANYSOCK__HE_MAX_ATTEMPTS + RFAIL_MAX ==
+_Static_assert(2 * ANYSOCK__HE_MAX_ATTEMPTS + RFAIL_MAX == // NOLINT(misc-redundant-expression)
                    ANYSOCK_CONNECT_REPORT_MAX,
                "report rows");
 
