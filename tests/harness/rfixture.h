@@ -100,4 +100,29 @@ static void ctx_fake(struct t *t, double timeout, int tries)
     ctx_on(t, servers, NULL, timeout, tries);
 }
 
+/* Start, run to the callback, check the rules, return the joined text. */
+static const char *resolve(struct t *t, const char *node, const char *svc,
+                           const char *proto, int family, int socktype,
+                           struct rec *r, char *buf, size_t buflen)
+{
+    memset(r, 0, sizeof *r);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, node, svc, proto,
+                                              family, socktype,
+                                              rec_resolve_cb, r, NULL), 0);
+    r->returned = true;
+    assert_true(run_until(t->loop, &r->calls, 1, 10));
+    assert_false(r->early);
+    assert_int_equal(r->calls, 1);
+    assert_true(loop_drains(t->loop, 10));
+    assert_int_equal(r->calls, 1);
+    if (r->n == 0)
+        assert_true(r->status < 0);
+    else
+        assert_int_equal(r->status, 0);
+    return rec_str(r, buf, buflen);
+}
+
+#define RESOLVE(node, svc, proto, fam, type)                                \
+    resolve(t, node, svc, proto, fam, type, &r, buf, sizeof buf)
+
 #endif
