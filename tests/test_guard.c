@@ -310,6 +310,22 @@ static void test_stats_count_servers(void **s)
     ev_loop_destroy(loop);
 }
 
+/* A mute DNS server: a UDP socket on 127.0.0.1 nobody reads. Returns
+ * its fd and writes "127.0.0.1:port" to servers. */
+static int mute_server(char *servers, size_t len)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t slen = sizeof sin;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+    snprintf(servers, len, "127.0.0.1:%u", ntohs(sin.sin_port));
+    return fd;
+}
+
 static void on_resolve(void *data, int status, const anysock_target *t,
                        size_t count)
 {
@@ -325,20 +341,13 @@ static void on_resolve(void *data, int status, const anysock_target *t,
 static void test_stats_count_dns_queued_and_inflight(void **s)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t slen = sizeof sin;
     anysock_guard *g[50];
     anysock_ctx *ctx;
     anysock_ctx_stats st;
     char servers[64];
-    int mute = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int mute = mute_server(servers, sizeof servers);
 
     (void)s;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(mute >= 0);
-    assert_int_equal(bind(mute, (struct sockaddr *)&sin, sizeof sin), 0);
-    assert_int_equal(getsockname(mute, (struct sockaddr *)&sin, &slen), 0);
-    snprintf(servers, sizeof servers, "127.0.0.1:%u", ntohs(sin.sin_port));
     ctx = make_ctx(loop, servers, 4);
     for (int i = 0; i < 50; i++) {
         char name[32];
@@ -380,21 +389,14 @@ static void on_connect_never(void *data, int status, int fd,
 static void test_stats_count_a_connect_once(void **s)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t slen = sizeof sin;
     anysock_guard *g[50];
     anysock_ctx *ctx;
     anysock_ctx_stats st;
     anysock_connect_opts o;
     char servers[64];
-    int mute = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int mute = mute_server(servers, sizeof servers);
 
     (void)s;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(mute >= 0);
-    assert_int_equal(bind(mute, (struct sockaddr *)&sin, sizeof sin), 0);
-    assert_int_equal(getsockname(mute, (struct sockaddr *)&sin, &slen), 0);
-    snprintf(servers, sizeof servers, "127.0.0.1:%u", ntohs(sin.sin_port));
     ctx = make_ctx(loop, servers, 4);
     anysock_connect_opts_init(&o);
     o.flags = ANYSOCK_CONNECT_NOSRV;   /* A and AAAA only: 100 queries */
