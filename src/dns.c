@@ -65,10 +65,48 @@
 #define CWND_MIN 2
 #define ZOMBIE_MIN 16
 #define BUDGET 256           /* sends / deliveries / expiries per iteration */
+#define DUE_SLACK 0.001      /* s: our attempt timeout after c-ares's */
 
 typedef struct chan chan;
 typedef struct sockw sockw;
 typedef struct att att;
+
+/* Replies taken from a UDP socket with one recvmmsg and handed to c-ares
+ * one recvfrom at a time. c-ares 1.18 reads a readable socket until
+ * EAGAIN: n replies cost n + 1 recvfrom. Batched, a wake-up costs one
+ * system call, and the final EAGAIN is known without asking the kernel
+ * when the batch came back short. Slots are c-ares's own read buffer
+ * size (MAXENDSSZ + 1), so no reply is cut where c-ares would not cut it. */
+#define RX_SLOTS 8
+#define RX_SLOT_LEN 4097
+
+typedef struct rxbatch {
+    int fd;                         /* whose replies these are; -1: none */
+    unsigned n, next;               /* received, handed out */
+    bool drained;                   /* the socket was empty at the last
+                                     * recvmmsg of this wake-up */
+    struct mmsghdr mh[RX_SLOTS];
+    struct iovec iov[RX_SLOTS];
+    struct sockaddr_storage from[RX_SLOTS];
+    unsigned char buf[RX_SLOTS][RX_SLOT_LEN];
+} rxbatch;
+
+/* Queries c-ares sends while pump() runs, sent with sendmmsg when it
+ * ends: the A and AAAA of a name, and the names started by one wake-up's
+ * answers, cost one system call. A query is at most 12 + 255 + 4 bytes
+ * (+ 11 with EDNS); a longer one is sent at once. */
+#define TX_SLOTS 16
+#define TX_SLOT_LEN 512
+
+typedef struct txbatch {
+    unsigned n;
+    bool on;                        /* inside pump() */
+    int fd[TX_SLOTS];
+    chan *c[TX_SLOTS];
+    struct mmsghdr mh[TX_SLOTS];
+    struct iovec iov[TX_SLOTS];
+    unsigned char buf[TX_SLOTS][TX_SLOT_LEN];
+} txbatch;
 
 struct sockw {
     ev_io io;
@@ -123,6 +161,7 @@ struct chan {
     unsigned zombies;
     int udp_fd;
     bool refused;                   /* its socket saw ECONNREFUSED */
+    bool tx_refused;                /* ... on a batched send */
     bool flush;
 };
 
@@ -146,7 +185,10 @@ struct anysock__resolver {
     uint64_t seq, recover, rng;
     int in_ares;
     bool want_flush, destroying;
+    bool idle_check;                /* a channel may have gone idle */
     bool *alive;                    /* cleared when freed in a callback */
+    rxbatch *rx;                    /* made at the first UDP read */
+    txbatch *tx;                    /* made at the first pump */
     const struct ares_socket_functions *tf;   /* tests */
     void *tdata;
     anysock__dns_debug dbg;
@@ -399,6 +441,9 @@ static int w_close(ares_socket_t fd, void *data)
 
     if (fd == c->udp_fd)
         c->udp_fd = -1;
+    /* replies still batched for it die with the socket, as the kernel's */
+    if (r->rx != NULL && r->rx->fd == fd)
+        r->rx->fd = -1;
     if (r->tf != NULL)
         return r->tf->aclose(fd, r->tdata);
     anysock__close(fd);
@@ -419,6 +464,90 @@ static int w_connect(ares_socket_t fd, const struct sockaddr *sa,
 static void shrink(struct anysock__resolver *r, uint64_t seq);
 static double mono(void);
 
+static rxbatch *rx_get(struct anysock__resolver *r)
+{
+    rxbatch *b = r->rx;
+
+    if (b == NULL) {
+        b = anysock__malloc(sizeof *b);
+        if (b == NULL)
+            return NULL;
+        b->fd = -1;
+        b->n = b->next = 0;
+        b->drained = false;
+        r->rx = b;
+    }
+    return b;
+}
+
+/* One reply for c-ares, from the batch or a new one. A batch still
+ * holding another socket's replies is left alone (that socket's next
+ * wake-up hands them over): this read goes straight to the kernel. */
+static ares_ssize_t rx_take(struct anysock__resolver *r, int fd, void *buf,
+                            size_t len, int flags, struct sockaddr *from,
+                            ares_socklen_t *fromlen)
+{
+    rxbatch *b = rx_get(r);
+    struct mmsghdr *m;
+    size_t got;
+
+    if (b == NULL || flags != 0 || (b->fd != fd && b->next < b->n))
+        return recvfrom(fd, buf, len, flags, from, fromlen);
+    if (b->fd != fd) {
+        b->fd = fd;
+        b->n = b->next = 0;
+        b->drained = false;
+    }
+    if (b->next == b->n) {
+        int k;
+
+        if (b->drained) {
+            errno = EAGAIN;
+            return -1;
+        }
+        for (unsigned i = 0; i < RX_SLOTS; i++) {
+            b->iov[i].iov_base = b->buf[i];
+            b->iov[i].iov_len = RX_SLOT_LEN;
+            memset(&b->mh[i].msg_hdr, 0, sizeof b->mh[i].msg_hdr);
+            b->mh[i].msg_hdr.msg_iov = &b->iov[i];
+            b->mh[i].msg_hdr.msg_iovlen = 1;
+            b->mh[i].msg_hdr.msg_name = &b->from[i];
+            b->mh[i].msg_hdr.msg_namelen = sizeof b->from[i];
+        }
+        k = recvmmsg(fd, b->mh, RX_SLOTS, MSG_DONTWAIT, NULL);
+        if (k <= 0) {
+            b->n = b->next = 0;
+            return k;   /* errno as recvfrom's: EAGAIN, ECONNREFUSED */
+        }
+        b->n = (unsigned)k;
+        b->next = 0;
+        b->drained = b->n < RX_SLOTS;
+    }
+    m = &b->mh[b->next++];
+    got = m->msg_len < len ? m->msg_len : len;
+    memcpy(buf, b->buf[m - b->mh], got);
+    if (from != NULL && fromlen != NULL) {
+        socklen_t fl = m->msg_hdr.msg_namelen;
+
+        memcpy(from, &b->from[m - b->mh],
+               fl < *fromlen ? fl : *fromlen);
+        *fromlen = fl;
+    }
+    return (ares_ssize_t)got;
+}
+
+/* A new wake-up: the kernel may hold replies again. */
+static void rx_rearm(struct anysock__resolver *r, int fd)
+{
+    if (r->rx != NULL && r->rx->fd == fd)
+        r->rx->drained = false;
+}
+
+static bool rx_pending(const struct anysock__resolver *r, int fd)
+{
+    return r->rx != NULL && r->rx->fd == fd && r->rx->next < r->rx->n;
+}
+
 static ares_ssize_t w_recvfrom(ares_socket_t fd, void *buf, size_t len,
                                int flags, struct sockaddr *from,
                                ares_socklen_t *fromlen, void *data)
@@ -429,6 +558,8 @@ static ares_ssize_t w_recvfrom(ares_socket_t fd, void *buf, size_t len,
 
     if (r->tf != NULL)
         n = r->tf->arecvfrom(fd, buf, len, flags, from, fromlen, r->tdata);
+    else if (fd == c->udp_fd)
+        n = rx_take(r, fd, buf, len, flags, from, fromlen);
     else
         n = recvfrom(fd, buf, len, flags, from, fromlen);
     if (n < 0 && errno == ECONNREFUSED)
@@ -450,6 +581,30 @@ static ares_ssize_t w_recvfrom(ares_socket_t fd, void *buf, size_t len,
     return n;
 }
 
+static void tx_send(txbatch *b);
+
+/* Queue one UDP query for tx_flush; false: send it now. */
+static bool tx_add(struct anysock__resolver *r, chan *c, int fd,
+                   const struct iovec *v)
+{
+    txbatch *b = r->tx;
+
+    if (b == NULL || !b->on || v->iov_len > TX_SLOT_LEN)
+        return false;
+    if (b->n == TX_SLOTS)
+        tx_send(b);
+    b->fd[b->n] = fd;
+    b->c[b->n] = c;
+    memcpy(b->buf[b->n], v->iov_base, v->iov_len);
+    b->iov[b->n].iov_base = b->buf[b->n];
+    b->iov[b->n].iov_len = v->iov_len;
+    memset(&b->mh[b->n], 0, sizeof b->mh[b->n]);
+    b->mh[b->n].msg_hdr.msg_iov = &b->iov[b->n];
+    b->mh[b->n].msg_hdr.msg_iovlen = 1;
+    b->n++;
+    return true;
+}
+
 static ares_ssize_t w_sendv(ares_socket_t fd, const struct iovec *v, int n,
                             void *data)
 {
@@ -457,8 +612,14 @@ static ares_ssize_t w_sendv(ares_socket_t fd, const struct iovec *v, int n,
     struct anysock__resolver *r = c->r;
     ares_ssize_t rc;
 
+    if (r->tf == NULL && n == 1 && fd == c->udp_fd && tx_add(r, c, fd, v))
+        return (ares_ssize_t)v[0].iov_len;
     if (r->tf != NULL) {
         rc = r->tf->asendv(fd, v, n, r->tdata);
+    } else if (n == 1) {
+        /* every UDP query is one buffer: send() skips sendmsg's copy-in
+         * of the header and iovec, measurably cheaper per query */
+        rc = send(fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
     } else {
         struct msghdr m;
 
@@ -505,6 +666,12 @@ static chan *chan_get(struct anysock__resolver *r, int server, int round)
     /* NOCHECKRESP: SERVFAIL, REFUSED and NOTIMP come to us, and we move
      * on to the next server (c-ares would turn them into ECONNREFUSED) */
     o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOCHECKRESP;
+    /* STAYOPEN: c-ares would close the socket whenever the channel's last
+     * query ends, which under load is every time a window's replies come
+     * in one wake-up; the next send then pays for a new socket. We close
+     * it ourselves once a loop iteration ends with the channel idle
+     * (chan_close), so no socket outlives its lookups either way. */
+    o.flags |= ARES_FLAG_STAYOPEN;
     o.sock_state_cb = sock_state_cb;
     o.sock_state_cb_data = c;
     /* everything set: c-ares reads no resolv.conf for this channel */
@@ -527,6 +694,24 @@ static chan *chan_get(struct anysock__resolver *r, int server, int round)
     ares_set_socket_functions(c->ch, &wrap_funcs, c);
     r->dbg.channels++;
     return c;
+}
+
+/* Close c's sockets. Only with no query in c-ares (no live attempt, no
+ * zombie): resetting the server list then closes them, and is cheaper
+ * than a new channel. */
+static void chan_close(struct anysock__resolver *r, chan *c)
+{
+    struct ares_addr_port_node node;
+
+    if (c->ch == NULL || c->socks == NULL || c->sent.n > 0 ||
+        c->zombies > 0)
+        return;
+    node = r->srv[c->server];
+    node.next = NULL;
+    r->in_ares++;
+    (void)ares_set_servers_ports(c->ch, &node);
+    r->in_ares--;
+    c->refused = false;
 }
 
 /* ---- query lifecycle ----------------------------------------------------- */
@@ -749,6 +934,8 @@ static void att_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     r->inflight--;
     if (c->sent.n == 0 && c->zombies > 0)
         request_flush(c);
+    if (c->sent.n == 0)
+        r->idle_check = true;
     if (r->destroying)
         return;
     switch (status) {
@@ -847,7 +1034,10 @@ static void send_one(struct anysock__resolver *r, anysock__dnsq *q)
     q->state = Q_SENT;
     q->seq = ++r->seq;
     now = mono();
-    q->due = now + c->tmo;
+    /* c-ares starts its clock inside ares_query, a little later: our
+     * timeout must not come first (c-ares ends its own, see timer_cb),
+     * and one clock read per query is enough */
+    q->due = now + c->tmo + DUE_SLACK;
     l_push(&c->sent, q);
     r->inflight++;
     r->dbg.sends++;
@@ -859,10 +1049,9 @@ static void send_one(struct anysock__resolver *r, anysock__dnsq *q)
     /* ares_query, not ares_search: names are absolute, see README */
     ares_query(c->ch, q->name, ns_c_in, q->type, att_cb, a);
     r->in_ares--;
-    /* still out (not ended inside ares_query): time it from now, when
-     * c-ares did too; it stays the tail of c->sent, so the FIFO holds */
+    /* still out (not ended inside ares_query): it stays the tail of
+     * c->sent, so the FIFO holds */
     if (q->att == a) {
-        q->due = mono() + c->tmo;
         if (keep != 0 && keep < q->due) {
             q->due = keep;
             sent_place(c, q);
@@ -870,8 +1059,60 @@ static void send_one(struct anysock__resolver *r, anysock__dnsq *q)
     }
 }
 
+/* Send what tx_add queued, one sendmmsg per run of one socket. c-ares
+ * took each query as sent; a datagram the kernel refuses is lost like
+ * one dropped on the way (its attempt times out and is retried), except
+ * ECONNREFUSED (the server's port is closed): every attempt on that
+ * server moves on now, as when c-ares sees it. */
+static void tx_send(txbatch *b)
+{
+    unsigned i = 0;
+
+    while (i < b->n) {
+        unsigned j = i + 1;
+        int k;
+
+        while (j < b->n && b->fd[j] == b->fd[i])
+            j++;
+        k = sendmmsg(b->fd[i], &b->mh[i], j - i, MSG_NOSIGNAL);
+        if (k > 0) {
+            i += (unsigned)k;
+            continue;
+        }
+        if (k < 0 && errno == ECONNREFUSED)
+            b->c[i]->tx_refused = true;
+        i++;   /* this one is lost; try the rest */
+    }
+    b->n = 0;
+}
+
+/* After pump: server_refused changes the lists pump works on. */
+static void tx_refused(struct anysock__resolver *r)
+{
+    for (int i = 0; i < r->nservers * r->tries; i++) {
+        chan *c = &r->chans[i];
+
+        if (c->tx_refused) {
+            c->tx_refused = false;
+            server_refused(r, c->server);
+        }
+    }
+}
+
 static void pump(struct anysock__resolver *r)
 {
+    txbatch *b = r->tx;
+
+    if (b == NULL && r->tf == NULL && (r->ready.n > 0 || r->fresh.n > 0)) {
+        b = anysock__malloc(sizeof *b);
+        if (b != NULL) {
+            b->n = 0;
+            b->on = false;
+            r->tx = b;
+        }
+    }
+    if (b != NULL)
+        b->on = true;
     for (int n = 0; n < BUDGET && r->inflight < window(r); n++) {
         anysock__dnsq *q = l_pop(&r->ready);
 
@@ -880,6 +1121,13 @@ static void pump(struct anysock__resolver *r)
         if (q == NULL)
             break;
         send_one(r, q);
+    }
+    if (b != NULL) {
+        b->on = false;
+        if (b->n > 0) {
+            tx_send(b);
+            tx_refused(r);
+        }
     }
 }
 
@@ -905,9 +1153,21 @@ static void flush(struct anysock__resolver *r, chan *c)
         return;
     r->dbg.flushes++;
     r->in_ares++;
-    ares_cancel(c->ch);   /* every zombie; its sockets close with them */
+    ares_cancel(c->ch);   /* every zombie */
     r->in_ares--;
+    chan_close(r, c);
     c->refused = false;
+}
+
+/* After the iteration's sends: a channel left with nothing in c-ares
+ * has its sockets closed. */
+static void close_idle(struct anysock__resolver *r)
+{
+    if (!r->idle_check || r->in_ares)
+        return;
+    r->idle_check = false;
+    for (int i = 0; i < r->nservers * r->tries; i++)
+        chan_close(r, &r->chans[i]);
 }
 
 static void run_flushes(struct anysock__resolver *r)
@@ -928,8 +1188,10 @@ static void release(struct anysock__resolver *r)
 
         if (c->zombies > 0 || c->flush)
             flush(r, c);
+        chan_close(r, c);
     }
     r->want_flush = false;
+    r->idle_check = false;
     /* the next burst starts afresh (slow start from the initial window) */
     if (!r->fixed) {
         r->cwnd = r->max_inflight < CWND_INIT ? r->max_inflight : CWND_INIT;
@@ -1036,6 +1298,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
         return;
     pump(r);
     run_flushes(r);
+    close_idle(r);
     settle(r);
 }
 
@@ -1055,10 +1318,19 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
     (void)loop;
     r->in_ares++;
+    if (revents & EV_READ)
+        rx_rearm(r, fd);
     /* may close the socket and free w through sock_state_cb */
     ares_process_fd(c->ch, (revents & EV_READ) ? fd : ARES_SOCKET_BAD,
                     (revents & EV_WRITE) ? fd : ARES_SOCKET_BAD);
     r->in_ares--;
+    /* c-ares stopped reading before the batch ran out (it leaves a
+     * socket early only when it closes it, which empties the batch):
+     * the kernel will not wake us for replies we hold, so come back */
+    if (rx_pending(r, fd))
+        for (sockw *s = c->socks; s != NULL; s = s->next)
+            if (s->io.fd == fd)
+                ev_feed_event(r->loop, &s->io, EV_READ);
     run_flushes(r);
     if (!drain(r))
         return;
@@ -1515,6 +1787,8 @@ static void resolver_free(struct anysock__resolver *r)
         ev_prepare_stop(r->loop, &r->prep);
     }
     anysock__free(r->conf_path);
+    anysock__free(r->rx);
+    anysock__free(r->tx);
     anysock__free(r->heap);
     anysock__free(r->chans);
     anysock__free(r);

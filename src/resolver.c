@@ -362,6 +362,7 @@ static bool wants(const lk *o, int fi)
 
 static void dns_cb(void *arg, int status, const unsigned char *abuf,
                    int alen);
+static void flush(lk *o);
 static void answer(slot *s, int status, const unsigned char *abuf,
                    int alen);
 
@@ -387,6 +388,7 @@ static int submit(lk *o, slot *s, const char *name, int type)
         if (anysock__cache_get(o->op.ctx->cache, name, type, &st, &abuf,
                                &alen)) {
             answer(s, st, abuf, alen);
+            kick(o);
             return 0;
         }
     }
@@ -539,7 +541,6 @@ static void answer(slot *s, int status, const unsigned char *abuf,
         srv_done(o, status, abuf, alen);
     else
         addr_done(o, s, status, abuf, alen);
-    kick(o);
 }
 
 static void dns_cb(void *arg, int status, const unsigned char *abuf,
@@ -558,6 +559,12 @@ static void dns_cb(void *arg, int status, const unsigned char *abuf,
                                alen);
     }
     answer(s, status, abuf, alen);
+    /* The engine calls back from the loop (its prepare or timer), never
+     * inside the start call or c-ares, and copes with a context freed
+     * meanwhile: hand over now rather than one loop iteration later
+     * through the defer timer, which cost a poll per answer. */
+    ev_timer_stop(o->op.ctx->loop, &o->defer);
+    flush(o);
 }
 
 /* ---- hand-over ----------------------------------------------------------- */
