@@ -429,6 +429,8 @@ static ares_socket_t w_socket(int domain, int type, int protocol, void *data)
             (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
     }
+    if (fd != ARES_SOCKET_BAD)
+        r->dbg.sockets_opened++;
     if (fd != ARES_SOCKET_BAD && type == SOCK_DGRAM)
         c->udp_fd = fd;
     return fd;

@@ -113,6 +113,7 @@ typedef struct anysock__dns_debug {
     size_t zombies, zombie_cap;  /* abandoned attempts c-ares still holds */
     size_t window, max_inflight; /* current AIMD window and its cap */
     size_t channels, sockets;    /* c-ares channels made, sockets open */
+    uint64_t sockets_opened;     /* over the resolver's life */
     int active;                  /* engine's own timer/idle/prepare on */
     uint64_t sends, timeouts, deadlines, flushes, timer_arms, iterations;
     uint64_t slips;              /* rate-limit slips seen (short TC) */

@@ -678,6 +678,112 @@ static void test_closed_port_moves_on_at_once(void **state)
     assert_true(el < bound(0.1));
 }
 
+/* ---- 2nd benchmark round: sockets under load --------------------------------
+ * c-ares closes a channel's socket whenever its last query ends; under load
+ * that was every time a window's replies came in one wake-up, and the next
+ * send paid for a new socket. The engine keeps it (STAYOPEN) and closes it
+ * itself once an iteration ends with the channel idle. */
+
+static void test_busy_channel_keeps_its_socket(void **state)
+{
+    struct t *t = *state;
+    int port = dnsmasq_port(), n = slow ? 200 : 2000;
+    char servers[64], name[64];
+    struct many m = {0};
+    anysock__dns_debug d;
+
+    if (port == 0) {
+        print_message("dnsmasq fixture not running\n");
+        skip();
+    }
+    snprintf(servers, sizeof servers, "127.0.0.1:%d", port);
+    ctx_on(t, servers, 1, 2, 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "both.anysock.test");
+        assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
+                                                  0, 0, many_cb, &m, NULL),
+                         0);
+    }
+    assert_true(run_until(t->loop, &m.calls, n, bound(20)));
+    d = dbg(t);
+    print_message("%d lookups, %" PRIu64 " queries: %" PRIu64 " sockets "
+                  "opened, %zu open after\n", n, d.sends, d.sockets_opened,
+                  d.sockets);
+    assert_int_equal(m.errors, 0);
+    assert_true(d.sends >= (uint64_t)(2 * n));
+    /* one UDP socket for the lot (the old engine: one per ~230 queries) */
+    assert_true(d.sockets_opened <= 2);
+    assert_int_equal(d.sockets, 0);
+    assert_true(loop_idle(t->loop));
+}
+
+static void test_idle_channel_closes_while_another_is_busy(void **state)
+{
+    struct t *t = *state;
+    struct rec live, done;
+    anysock_guard *g = NULL;
+    char servers[160];
+
+    snprintf(servers, sizeof servers, "%s,%s", t->server, t->server2);
+    ctx_on(t, servers, 5, 1, 0);
+    /* keeps the first server's channel busy for its 5 s timeout */
+    memset(&live, 0, sizeof live);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "mute.example", "80",
+                                              NULL, 4, 0, rec_resolve_cb,
+                                              &live, &g), 0);
+    live.returned = true;
+    /* SERVFAIL from the first server, then from the second: that one's
+     * channel is used once and then idle */
+    memset(&done, 0, sizeof done);
+    assert_int_equal(anysock_resolve_sockaddr(t->ctx, "servfail.example",
+                                              "80", NULL, 4, 0,
+                                              rec_resolve_cb, &done, NULL),
+                     0);
+    done.returned = true;
+    assert_true(run_until(t->loop, &done.calls, 1, bound(1)));
+    assert_int_equal(done.status, ANYSOCK_ESERVFAIL);
+    run_for(t->loop, 0.02);
+    print_message("sockets open with one live lookup: %zu (opened %" PRIu64
+                  ")\n", dbg(t).sockets, dbg(t).sockets_opened);
+    assert_int_equal(dbg(t).sockets_opened, 2);
+    assert_int_equal(dbg(t).sockets, 1);
+    assert_int_equal(live.calls, 0);
+    anysock_guard_cancel(&g);
+    assert_int_equal(dbg(t).sockets, 0);
+    assert_true(loop_idle(t->loop));
+}
+
+/* Queries batched into one sendmmsg to a closed port: the kernel's
+ * ECONNREFUSED on a batched send moves every attempt on that server on,
+ * as c-ares does when it sees it; none waits for a timeout. */
+static void test_closed_port_many_lookups(void **state)
+{
+    struct t *t = *state;
+    int n = slow ? 50 : 300;
+    struct many m = {0};
+    char servers[160], name[64];
+    double t0 = mono(), el;
+
+    snprintf(servers, sizeof servers, "127.0.0.1:%u,%s", closed_port(),
+             t->server);
+    ctx_on(t, servers, 2, 2, 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "x%d.example", i);
+        assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
+                                                  0, 0, many_cb, &m, NULL),
+                         0);
+    }
+    assert_true(run_until(t->loop, &m.calls, n, bound(5)));
+    el = mono() - t0;
+    print_message("%d lookups (A+AAAA) on closed,good: %d failed, %.1f ms, "
+                  "%" PRIu64 " timeouts\n", n, m.errors, el * 1000,
+                  dbg(t).timeouts);
+    assert_int_equal(m.errors, 0);
+    assert_int_equal(dbg(t).timeouts, 0);
+    assert_true(el < bound(1));
+    assert_int_equal(dbg(t).sockets, 0);
+}
+
 /* ---- finding 8: a server that answers after 0.5 s loses nothing ----------- */
 
 static void test_late_server_loses_nothing(void **state)
@@ -968,6 +1074,9 @@ int main(void)
         T(test_late_server_loses_nothing),
         T(test_mute_first_server_keeps_window),
         T(test_cancel_churn_live_lookup_moves_on),
+        T(test_busy_channel_keeps_its_socket),
+        T(test_idle_channel_closes_while_another_is_busy),
+        T(test_closed_port_many_lookups),
     };
 
     slow = getenv("ANYSOCK_TEST_SLOW") != NULL;
