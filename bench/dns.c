@@ -1,14 +1,15 @@
 /* Resolver workloads: resolve-64-dual, resolve-1024 and the A-only
  * variants against a dnsmasq the bench starts on 127.0.0.1 (no cache),
  * every query a distinct name; he-blackhole (Happy Eyeballs) on the same
- * names. Zones: bench.test has A 127.0.0.1 and AAAA ::1 for every name
- * (dual stack, what real names have); a4.test only A, AAAA answered with
- * NODATA (an IPv4-only name); r4.test only A, AAAA answered REFUSED (the
- * first round's zone: dnsmasq refuses the type it has no address for,
- * which c-ares 1.18 retries, see resolve-64-refused). glibc cannot be
- * told a DNS port, so when root the bench moves into its own network and
- * mount namespace, runs dnsmasq on port 53 there and bind-mounts a
- * resolv.conf naming it. */
+ * names; he-aaaa-unanswered against a responder of its own (below) that
+ * answers A and never AAAA. Zones: bench.test has A 127.0.0.1 and AAAA
+ * ::1 for every name (dual stack, what real names have); a4.test only A,
+ * AAAA answered with NODATA (an IPv4-only name); r4.test only A, AAAA
+ * answered REFUSED (the first round's zone: dnsmasq refuses the type it
+ * has no address for, which c-ares 1.18 retries, see resolve-64-refused).
+ * glibc cannot be told a DNS port, so when root the bench moves into its
+ * own network and mount namespace, runs dnsmasq on port 53 there and
+ * bind-mounts a resolv.conf naming it. */
 #include "bench.h"
 
 #include "anysock.h"
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <math.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netdb.h>
@@ -79,14 +81,33 @@ static bool lo_up(void)
     return ok;
 }
 
+/* The resolv.conf of the private namespace (dnsmasq's). */
+static const char ns_conf[] = "nameserver 127.0.0.1\noptions ndots:1\n";
+
+/* Bind-mount a file holding conf over /etc/resolv.conf. The file is
+ * unlinked at once (the mount keeps it alive), so nothing can be mounted
+ * over this one: unmount it first. */
+static bool mount_conf(const char *conf, char *why, size_t n)
+{
+    char path[] = "/tmp/anysock-bench-resolv-XXXXXX";
+    size_t len = strlen(conf);
+    int fd = mkstemp(path);
+    bool ok = fd >= 0 && write(fd, conf, len) == (ssize_t)len &&
+              mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0;
+
+    if (!ok)
+        snprintf(why, n, "resolv.conf bind mount: %s", strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    return ok;
+}
+
 /* A fresh network namespace (only its own loopback) and a mount namespace
  * where /etc/resolv.conf names 127.0.0.1. Affects this process only. */
 static bool enter_private_ns(char *why, size_t n)
 {
-    char path[] = "/tmp/anysock-bench-resolv-XXXXXX";
-    static const char conf[] = "nameserver 127.0.0.1\noptions ndots:1\n";
-    int fd;
-
     if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0) {
         snprintf(why, n, "unshare: %s (needs root)", strerror(errno));
         return false;
@@ -96,19 +117,7 @@ static bool enter_private_ns(char *why, size_t n)
         snprintf(why, n, "namespace set-up: %s", strerror(errno));
         return false;
     }
-    fd = mkstemp(path);
-    if (fd < 0 || write(fd, conf, sizeof conf - 1) != sizeof conf - 1 ||
-        mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0) {
-        snprintf(why, n, "resolv.conf bind mount: %s", strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
-        return false;
-    }
-    close(fd);
-    unlink(path);   /* the mount keeps it alive */
-    return true;
+    return mount_conf(ns_conf, why, n);
 }
 
 static unsigned free_udp_port(void)
@@ -627,6 +636,8 @@ typedef struct he_env {
     dns_env *e;
     anysock_ctx *ctx;        /* connect_delay 0.25 (the default) */
     anysock_ctx *seq;        /* connect_delay 0: one at a time */
+    /* non-NULL: he_run goes through anysock_tcp_connect_ex with these */
+    const anysock_connect_opts *opts;
     char portstr[8];
     double t_done;
     int status;
@@ -660,8 +671,9 @@ static void he_cb(void *data, int status, int fd, const char *host,
 }
 
 /* Milliseconds from tcp_connect to the connected callback for a fresh
- * dual-stack name: ::1 first (protocols ipv6,ipv4), its port a listener
- * whose full backlog drops every SYN, then 127.0.0.1, which accepts. */
+ * name of e->zone. he-blackhole: a dual-stack name, ::1 first (protocols
+ * ipv6,ipv4), its port a listener whose full backlog drops every SYN,
+ * then 127.0.0.1, which accepts. he-aaaa-unanswered: see below. */
 static double he_run(he_env *h, anysock_ctx *ctx, anysock_prepare_cb prep)
 {
     anysock_guard *g = NULL;
@@ -674,7 +686,11 @@ static double he_run(he_env *h, anysock_ctx *ctx, anysock_prepare_cb prep)
     ev_timer_init(&timer, ours_timeout, 10.0, 0.);
     ev_timer_start(h->e->loop, &timer);
     t0 = bench_now();
-    if (anysock_tcp_connect(ctx, name, h->portstr, he_cb, prep, h, &g) < 0) {
+    if ((h->opts != NULL
+             ? anysock_tcp_connect_ex(ctx, name, h->portstr, h->opts, he_cb,
+                                      prep, h, &g)
+             : anysock_tcp_connect(ctx, name, h->portstr, he_cb, prep, h,
+                                   &g)) < 0) {
         ev_timer_stop(h->e->loop, &timer);
         return -1;
     }
@@ -699,6 +715,20 @@ static int cmp_ms(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
 
     return (x > y) - (x < y);
+}
+
+/* The median of ours's rounds as the table computes it (the warm-up
+ * round left out); *failed when a round failed. Sorts ours_ms. */
+static double ours_median(he_env *h, bool *failed)
+{
+    double *v = h->ours_ms + 1;
+    int n = h->nours - 1;
+
+    *failed = false;
+    for (int i = 0; i < n; i++)
+        *failed |= v[i] < 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_ms);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static double he_sequential(void *arg)
@@ -793,21 +823,13 @@ static void bench_he(const bench_opts *o, dns_env *e)
                   "holed (full backlog); ours: connect_delay 0.25 s; "
                   "sequential: connect_delay 0 with a 1 s attempt timeout");
     if (h.nours > 1) {
-        /* the same median as the table: the warm-up round left out */
-        double *v = h.ours_ms + 1, med;
-        int n = h.nours - 1;
-        bool failed = false;
+        bool failed;
+        double med = ours_median(&h, &failed);
 
-        for (int i = 0; i < n; i++)
-            failed |= v[i] < 0;
-        qsort(v, (size_t)n, sizeof *v, cmp_ms);
-        med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
         printf("CHECK he-blackhole ours median=%.0f ms, target <= "
                "connect_delay + 20 ms = 270 ms: %s\n", med,
                !failed && med <= 270 ? "met" : "MISSED");
     }
-    printf("CHECK he-aaaa-unanswered not run: anysock_tcp_connect_ex "
-           "(the connections issue) is not implemented on this branch\n");
     anysock_ctx_free(h.ctx);
     anysock_ctx_free(h.seq);
     if (fill >= 0)
@@ -816,6 +838,343 @@ static void bench_he(const bench_opts *o, dns_env *e)
         close(hole);
     if (good >= 0)
         close(good);
+}
+
+/* ---- he-aaaa-unanswered: A answered at once, AAAA never ------------------ */
+
+/* The responder listens on port 53 (glibc cannot be given a port) of an
+ * address dnsmasq leaves free (it binds 127.0.0.1 only), named by the
+ * row's own resolv.conf. glibc waits timeout * attempts for the AAAA: its
+ * default 5 s * 2 would make a round 10 s; 1 s * 1 keeps the row short. */
+#define A6_ZONE "he6.test"
+#define A6_ADDR "127.0.0.2"
+#define A6_OPTIONS "timeout:1 attempts:1"
+
+static const char a6_conf[] =
+    "nameserver " A6_ADDR "\noptions ndots:1 " A6_OPTIONS "\n";
+
+enum { A6_MALFORMED, A6_ANSWERED, A6_DROPPED, A6_REFUSED, A6_KINDS };
+
+typedef struct a6_env {
+    he_env h;                /* ours: he_run on h.ctx with h.opts */
+    anysock_connect_opts opts;
+    int listener;            /* 127.0.0.1, non-blocking, accepts */
+    int udp;                 /* the responder's socket */
+    int stop[2];             /* a byte on stop[1] ends the responder */
+    int cpu;
+    long kinds[A6_KINDS];    /* the responder's counts, read after join */
+    double gai_ms[65];       /* every getaddrinfo round, the warm-up first */
+    int ngai;
+} a6_env;
+
+/* The reply to the query q (n bytes) in r (rn bytes); its length, or 0 to
+ * send nothing. An A query (class IN) for a name under A6_ZONE gets
+ * 127.0.0.1, an AAAA query for one is dropped, any other well-formed
+ * query gets REFUSED, a malformed one is dropped. *kind says which. */
+static size_t a6_reply(const unsigned char *q, size_t n, unsigned char *r,
+                       size_t rn, int *kind)
+{
+    static const char zone[] = "." A6_ZONE;
+    static const unsigned char a_rr[] = {
+        0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 127, 0, 0, 1,
+    };
+    char name[256];
+    size_t off = 12, nl = 0, zl = sizeof zone - 1;
+    unsigned qtype, qclass;
+    bool ours;
+
+    *kind = A6_MALFORMED;
+    /* a query (QR 0, opcode QUERY) with exactly one question */
+    if (n < 12 || (q[2] & 0xf8) != 0 || q[4] != 0 || q[5] != 1)
+        return 0;
+    for (;;) {
+        unsigned l;
+
+        if (off >= n)
+            return 0;
+        l = q[off++];
+        if (l == 0)
+            break;
+        /* > 63: a compression pointer, which has no place here */
+        if (l > 63 || l > n - off || nl + l + 1 >= sizeof name)
+            return 0;
+        if (nl > 0)
+            name[nl++] = '.';
+        for (unsigned i = 0; i < l; i++) {
+            unsigned char c = q[off + i];
+
+            name[nl++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        off += l;
+    }
+    name[nl] = '\0';
+    if (n - off < 4 || off + 4 + sizeof a_rr > rn)
+        return 0;
+    qtype = (unsigned)q[off] << 8 | q[off + 1];
+    qclass = (unsigned)q[off + 2] << 8 | q[off + 3];
+    off += 4;
+    ours = qclass == 1 && nl > zl && strcmp(name + nl - zl, zone) == 0;
+    if (ours && qtype == 28) {
+        *kind = A6_DROPPED;
+        return 0;
+    }
+    /* the header and question echoed; no EDNS in the reply, which the
+     * client must accept (RFC 6891 §7) */
+    memcpy(r, q, off);
+    r[2] = (unsigned char)(0x84 | (q[2] & 0x01));   /* QR AA, RD kept */
+    memset(r + 6, 0, 6);
+    if (ours && qtype == 1) {
+        *kind = A6_ANSWERED;
+        r[3] = 0x80;    /* RA, NOERROR */
+        r[7] = 1;       /* ANCOUNT */
+        memcpy(r + off, a_rr, sizeof a_rr);
+        return off + sizeof a_rr;
+    }
+    *kind = A6_REFUSED;
+    r[3] = 0x85;        /* RA, REFUSED */
+    return off;
+}
+
+static void *a6_responder(void *arg)
+{
+    a6_env *a = arg;
+    struct pollfd p[2] = {
+        { .fd = a->udp, .events = POLLIN },
+        { .fd = a->stop[0], .events = POLLIN },
+    };
+    unsigned char q[512], r[600];
+
+    bench_pin(a->cpu);
+    for (;;) {
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof from;
+        ssize_t n;
+        size_t rl;
+        int kind;
+
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents)
+            break;
+        /* a longer datagram (EDNS options) is cut at 512: only the
+         * question is read */
+        n = recvfrom(a->udp, q, sizeof q, MSG_DONTWAIT,
+                     (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            continue;
+        rl = a6_reply(q, (size_t)n, r, sizeof r, &kind);
+        a->kinds[kind]++;
+        if (rl > 0)
+            sendto(a->udp, r, rl, 0, (struct sockaddr *)&from, fl);
+    }
+    return NULL;
+}
+
+/* Close what the listener has accepted, outside the timed part: the
+ * backlog never fills, whatever the number of rounds. */
+static void a6_drain(int listener)
+{
+    int fd;
+
+    while ((fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+        close(fd);
+}
+
+static double a6_ours(void *arg)
+{
+    a6_env *a = arg;
+    double ms = he_ours(&a->h);
+
+    a6_drain(a->listener);
+    return ms;
+}
+
+/* What a program without Happy Eyeballs does: getaddrinfo(AF_UNSPEC),
+ * which returns only once both answers are in or its timeout expired,
+ * then a blocking connect to the first address. */
+static double a6_gai(void *arg)
+{
+    a6_env *a = arg;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM }, *res;
+    char name[64];
+    double t0, ms;
+    int fd = -1;
+
+    next_name(a->h.e, name, sizeof name);
+    t0 = bench_now();
+    if (getaddrinfo(name, a->h.portstr, &hints, &res) == 0) {
+        fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
+                    res->ai_protocol);
+        if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
+            close(fd);
+            fd = -1;
+        }
+        freeaddrinfo(res);
+    }
+    ms = (bench_now() - t0) * 1e3;
+    if (fd >= 0)
+        close(fd);
+    a6_drain(a->listener);
+    if (a->ngai < 65)
+        a->gai_ms[a->ngai++] = fd >= 0 ? ms : -1;
+    return fd >= 0 ? ms : -1;
+}
+
+/* /etc/resolv.conf names the responder, for glibc and for ours, which
+ * reads it when its context is made: the namespace's own is unmounted
+ * (mount_conf) and mounted again by a6_unmount_conf. */
+static bool a6_mount_conf(char *why, size_t n)
+{
+    if (umount2("/etc/resolv.conf", 0) < 0) {
+        snprintf(why, n, "umount resolv.conf: %s", strerror(errno));
+        return false;
+    }
+    if (mount_conf(a6_conf, why, n))
+        return true;
+    if (!mount_conf(ns_conf, why, n))
+        perror("anysock-bench: resolv.conf");
+    return false;
+}
+
+static void a6_unmount_conf(void)
+{
+    char why[160];
+
+    if (umount2("/etc/resolv.conf", 0) < 0 ||
+        !mount_conf(ns_conf, why, sizeof why))
+        fprintf(stderr, "anysock-bench: restoring resolv.conf: %s\n",
+                strerror(errno));
+}
+
+/* The responder's socket: A6_ADDR:53 in the private namespace, else a
+ * free port on 127.0.0.1 (then only ours can run). 0 or -1. */
+static int a6_bind(a6_env *a, bool private_ns, char *servers, size_t n)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    socklen_t len = sizeof sin;
+
+    a->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sin.sin_port = htons(private_ns ? 53 : 0);
+    inet_pton(AF_INET, private_ns ? A6_ADDR : "127.0.0.1", &sin.sin_addr);
+    if (a->udp < 0 || bind(a->udp, (struct sockaddr *)&sin, sizeof sin) < 0 ||
+        getsockname(a->udp, (struct sockaddr *)&sin, &len) < 0)
+        return -1;
+    snprintf(servers, n, "%s:%u", private_ns ? A6_ADDR : "127.0.0.1",
+             ntohs(sin.sin_port));
+    return 0;
+}
+
+static void bench_a6(const bench_opts *o, dns_env *e)
+{
+    a6_env a = { .h.e = e, .listener = -1, .udp = -1, .stop = { -1, -1 },
+                 .cpu = o->cpu_server };
+    bench_opts ro = *o;
+    anysock_config cfg;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    pthread_t th;
+    char servers[32], why[160], note[320];
+    const char *skip = NULL, *pskip = NULL, *env;
+    bool mounted = false, running = false;
+
+    /* a getaddrinfo round is a second: 5 with --quick (the row ~8 s) */
+    if (o->quick)
+        ro.rounds = 5;
+    e->zone = A6_ZONE;
+    a.listener = he_listen(AF_INET, 0, 128, NULL);
+    if (a.listener < 0 ||
+        getsockname(a.listener, (struct sockaddr *)&sin, &len) < 0 ||
+        fcntl(a.listener, F_SETFL, O_NONBLOCK) < 0)
+        skip = "no listener on 127.0.0.1";
+    else
+        snprintf(a.h.portstr, sizeof a.h.portstr, "%u",
+                 ntohs(sin.sin_port));
+    if (skip == NULL &&
+        (a6_bind(&a, e->private_ns, servers, sizeof servers) < 0 ||
+         pipe2(a.stop, O_CLOEXEC) < 0 ||
+         pthread_create(&th, NULL, a6_responder, &a) != 0))
+        skip = "no DNS responder (" A6_ADDR ":53 taken?)";
+    running = skip == NULL;
+    pskip = skip;
+    if (skip == NULL && !e->private_ns)
+        pskip = "no private namespace (needs root): glibc cannot be "
+                "pointed at the responder";
+    else if (skip == NULL)
+        mounted = a6_mount_conf(why, sizeof why);
+    if (skip == NULL && e->private_ns && !mounted)
+        pskip = why;
+
+    anysock_config_init(&cfg);
+    cfg.protocols = "ipv6,ipv4";    /* RFC 8305's order: AAAA preferred */
+    cfg.dns_cache = -1;
+    if (mounted) {
+        /* the same servers as glibc: from the same file */
+        cfg.resolv_conf = "/etc/resolv.conf";
+        env = getenv("ANYSOCK_DNS_SERVERS");
+        if (env != NULL && *env != '\0')
+            skip = "ANYSOCK_DNS_SERVERS is set: ours would not read "
+                   "resolv.conf";
+    } else {
+        cfg.dns_servers = servers;
+    }
+    if (skip == NULL && anysock_ctx_new(e->loop, &cfg, &a.h.ctx) < 0)
+        skip = "no ctx";
+    anysock_connect_opts_init(&a.opts);   /* every default */
+    a.h.opts = &a.opts;
+    bench_side s[] = {
+        { "ours", a6_ours, &a, skip, NULL },
+        { "getaddrinfo-connect", a6_gai, &a, pskip, NULL },
+    };
+    snprintf(note, sizeof note,
+             "tcp_connect to a fresh name whose server answers A at once "
+             "and never AAAA; ours: tcp_connect_ex, default options (50 ms "
+             "resolution delay), protocols ipv6,ipv4; peer: "
+             "getaddrinfo(AF_UNSPEC) then connect, resolv.conf options "
+             A6_OPTIONS " (glibc's default 5 s x 2); %d rounds", ro.rounds);
+    bench_compare(&ro, "he-aaaa-unanswered", "ms", false, s, 2, note);
+    /* everything pending on ours (the unanswered AAAA) goes first */
+    anysock_ctx_free(a.h.ctx);
+    if (running) {
+        if (write(a.stop[1], "", 1) != 1)
+            pthread_cancel(th);     /* poll is a cancellation point */
+        pthread_join(th, NULL);
+    }
+    if (a.h.nours > 1) {
+        bool failed;
+        double med = ours_median(&a.h, &failed), gmed = NAN;
+        int n = a.ngai - 1;
+
+        if (n > 0) {
+            double *v = a.gai_ms + 1;
+
+            qsort(v, (size_t)n, sizeof *v, cmp_ms);
+            gmed = v[0] < 0 ? NAN
+                   : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        }
+        printf("CHECK he-aaaa-unanswered ours median=%.0f ms, target <= "
+               "resolution delay 50 ms + 20 ms = 70 ms: %s; getaddrinfo "
+               "(resolv.conf options " A6_OPTIONS ", glibc's default "
+               "timeout:5 attempts:2 waits ~10 s) median=%.0f ms, its "
+               "first call in the thread %.0f ms; responder: %ld A "
+               "answered, %ld AAAA dropped, %ld refused, %ld malformed\n",
+               med, !failed && med <= 70 ? "met" : "MISSED", gmed,
+               a.ngai > 0 ? a.gai_ms[0] : NAN, a.kinds[A6_ANSWERED],
+               a.kinds[A6_DROPPED], a.kinds[A6_REFUSED],
+               a.kinds[A6_MALFORMED]);
+    }
+    if (mounted)
+        a6_unmount_conf();
+    for (int i = 0; i < 2; i++)
+        if (a.stop[i] >= 0)
+            close(a.stop[i]);
+    if (a.udp >= 0)
+        close(a.udp);
+    if (a.listener >= 0)
+        close(a.listener);
 }
 
 /* ---- the workloads ------------------------------------------------------- */
@@ -831,7 +1190,8 @@ void bench_dns(const bench_opts *o)
     if (!bench_want(o, "resolve-64-dual") &&
         !bench_want(o, "resolve-64-aonly") &&
         !bench_want(o, "resolve-64-refused") &&
-        !bench_want(o, "resolve-1024") && !bench_want(o, "he-blackhole"))
+        !bench_want(o, "resolve-1024") && !bench_want(o, "he-blackhole") &&
+        !bench_want(o, "he-aaaa-unanswered"))
         return;
     e.private_ns = enter_private_ns(why, sizeof why);
     if (!e.private_ns)
@@ -920,6 +1280,8 @@ void bench_dns(const bench_opts *o)
     }
     if (bench_want(o, "he-blackhole"))
         bench_he(o, &e);
+    if (bench_want(o, "he-aaaa-unanswered"))
+        bench_a6(o, &e);
     anysock_ctx_free(e.ctx);
     ev_loop_destroy(e.loop);
     ares_library_cleanup();
