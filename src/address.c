@@ -219,28 +219,29 @@ static const int8_t h6[256] = {
  * ones, so the count follows from the colons. */
 int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    /* fields starting before here have 5 bytes to read */
+    const unsigned char *lim = len > 4 ? e - 4 : p;
+    const unsigned char *f = p, *fs;
     /* Groups accumulate right-aligned in (hi, lo); at the first "::" the
      * head moves to (hh, hl) and (hi, lo) collects the tail, which then
      * already sits where it belongs: at the end. */
     uint64_t hi = 0, lo = 0, hh = 0, hl = 0;
     unsigned v = 0;
-    size_t i = 0, fs, nd = 0, head = 8, ncolon = 0;
+    size_t nd = 0, head = 8, ncolon = 0;
     int t;
     uint8_t v4[4];
 
     if (len >= 2 && p[0] == ':' && p[1] == ':') {
         head = 0;
         ncolon = 2;
-        i = 2;
+        f = p + 2;
         if (len == 2)
             goto done;
     }
     for (;;) {
-        const unsigned char *f = p + i;
-
-        fs = i;
-        if (i + 4 < len) {
+        fs = f;
+        if (f < lim) {
             /* 5 bytes readable: up to 4 digits and the byte after them */
             nd = 0;
             if ((t = h6[f[0]]) >= 0) {
@@ -261,29 +262,29 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
                     }
                 }
             }
-            i += nd;
+            f += nd;
         } else {
             /* at most 4 bytes left, so at most 4 digits */
-            for (v = 0; i < len && (t = h6[p[i]]) >= 0; i++)
+            for (v = 0; f < e && (t = h6[*f]) >= 0; f++)
                 v = v << 4 | (unsigned)t;
-            t = i < len ? h6[p[i]] : H6_OTHER;
-            nd = i - fs;
+            t = f < e ? h6[*f] : H6_OTHER;
+            nd = (size_t)(f - fs);
         }
         if (t != H6_COLON)
             break;
         ncolon++;
-        i++;
+        f++;
         if (nd == 0) {
             /* An empty field is the first "::" (the head ends, with one
              * group per colon before this one), or does not parse. Leading
              * colons: "::" was taken above, one alone fails here. */
-            if (head != 8 || fs == 0)
+            if (head != 8 || fs == p)
                 return -EINVAL;
             head = ncolon - 1;
             hh = hi;
             hl = lo;
             hi = lo = 0;
-            if (i == len) {
+            if (f == e) {
                 if (ncolon > 8)
                     return -EINVAL;
                 goto done;
@@ -296,12 +297,12 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
     long_run:
         /* 5 or more digits: never a group; only an IPv4 tail (or, with no
          * colon at all, an IPv4 address) can start this way. */
-        i = fs + 5;
-        while (i < len && h6[p[i]] >= 0)
-            i++;
-        if (i < len && p[i] == ':')
+        f = fs + 5;
+        while (f < e && h6[*f] >= 0)
+            f++;
+        if (f < e && *f == ':')
             return -EINVAL;
-        nd = i - fs;
+        nd = (size_t)(f - fs);
     }
     if (ncolon < 2) {
         /* no or one colon: only a colon-free IPv4 address parses */
@@ -313,7 +314,7 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
         }
         return -EINVAL;
     }
-    if (i == len) {
+    if (f == e) {
         if (nd - 1 > 3 || ncolon > 8)
             return -EINVAL;
         PUSH16(hi, lo, v);
@@ -324,9 +325,9 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
          * plain dotted quad goes first, as it does there. */
         if (ncolon > 6)
             return -EINVAL;
-        if (ipv4_quad(p + fs, p + len, v4) < 0 &&
-            ((p[i] != '.' && !memchr(p + fs, '.', len - fs)) ||
-             anysock_parse_ipv4(s + fs, len - fs, v4) < 0))
+        if (ipv4_quad(fs, e, v4) < 0 &&
+            ((*f != '.' && !memchr(fs, '.', (size_t)(e - fs))) ||
+             anysock_parse_ipv4((const char *)fs, (size_t)(e - fs), v4) < 0))
             return -EINVAL;
         PUSH16(hi, lo, (unsigned)v4[0] << 8 | v4[1]);
         PUSH16(hi, lo, (unsigned)v4[2] << 8 | v4[3]);
