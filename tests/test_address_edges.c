@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -159,6 +161,69 @@ static void test_format_hostport_huge_lengths_are_enospc(void **state)
                                              SIZE_MAX), -ENOSPC);
 }
 
+/* parse_ipv6 reads a field's 4 digits and the byte after them without
+ * bounds checks while 5 bytes remain, and checks the colon count only at
+ * the end: fields on either side of that boundary, texts cut short by
+ * their length, NUL bytes, and a trailing "::" after 8 groups. Each text
+ * is a heap copy of exactly its length, so ASan sees any over-read.
+ * Expected values: the parser before that change (AnyEvent 7.17). */
+static void test_parse_ipv6_near_the_end(void **state)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+        const char *want; /* 32 hex digits, or NULL: undef */
+    } c[] = {
+        {"1:2:3:4:5:6:7:8::", 17, NULL},
+        {"1:2:3:4:5:6:7:8:", 16, NULL},
+        {"::1:2:3:4:5:6:7", 15, "00000001000200030004000500060007"},
+        {"1:2:3:4:5:6:7:8", 14, NULL},
+        {"::1", 2, "00000000000000000000000000000000"},
+        {"1:2:3:4:5:6:7:abcd", 18, "0001000200030004000500060007abcd"},
+        {"1:2:3:4:5:6:7:abcde", 19, NULL},
+        {"1:2:3:4:5:6:7:abcd", 17, "00010002000300040005000600070abc"},
+        {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 39,
+         "ffffffffffffffffffffffffffffffff"},
+        {"1111:2222:3333:4444::5555:6666:7777:8888", 40,
+         "11112222333344445555666677778888"},
+        {"1::2:3:4\0", 9, NULL},
+        {"1::2:3:\0" "4", 9, NULL},
+        {"abcd::abcd:1", 12, "abcd00000000000000000000abcd0001"},
+        {"abcd::1234", 10, "abcd0000000000000000000000001234"},
+        {"abcd::12345", 11, NULL},
+        {"::00001.2.3.4", 13, "00000000000000000000000001020304"},
+        {"::1:2:3:4:5:6.7.8.9", 19, NULL},
+        {"::1:2:3:4:5.6.7.8", 17, "00000000000100020003000405060708"},
+        {"1:2:3:4:5:6:255.255.255.255", 27,
+         "000100020003000400050006ffffffff"},
+        {"1:2:3:4:5:6:256.1.1.1", 21, NULL},
+        {"::ffff:1.2.3.4.", 15, NULL},
+        {"::ffff:1.2.3.4x", 15, NULL},
+        {"::0x1.2.3.4", 11, "00000000000000000000000001020304"},
+    };
+
+    (void)state;
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        char *s = malloc(c[k].len);
+        uint8_t b[16];
+        char hex[33];
+        int rc;
+
+        assert_non_null(s);
+        memcpy(s, c[k].s, c[k].len);
+        rc = anysock_parse_ipv6(s, c[k].len, b);
+        free(s);
+        if (!c[k].want) {
+            assert_int_equal(rc, -EINVAL);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        for (int j = 0; j < 16; j++)
+            snprintf(hex + 2 * j, 3, "%02x", b[j]);
+        assert_string_equal(hex, c[k].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_formatters_take_null_zero_output),
         cmocka_unit_test(test_sockaddr_functions_take_null_zero),
         cmocka_unit_test(test_format_hostport_huge_lengths_are_enospc),
+        cmocka_unit_test(test_parse_ipv6_near_the_end),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
