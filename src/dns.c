@@ -23,9 +23,12 @@
  * clock) leaves its c-ares attempt behind as a "zombie": it holds no slot
  * and delivers nothing. c-ares ends a timed-out zombie at the same moment
  * we do; a detached one would linger, so a channel whose live attempts are
- * all gone is flushed with ares_cancel (its socket closes with it), and a
+ * all gone is flushed with ares_cancel (and its socket closed), and a
  * channel with more than max(16, dns_max_inflight) zombies is flushed too,
- * its live attempts re-sent, each keeping its attempt's timeout.
+ * its live attempts re-sent, each keeping its attempt's timeout. Channels
+ * stay open while busy (STAYOPEN) and close once an iteration ends with
+ * them idle; replies and queries go through the kernel in batches
+ * (recvmmsg, sendmmsg: rxbatch, txbatch).
  *
  * Callbacks never run inside c-ares or inside anysock__dns_query: results
  * go to a done list delivered from the loop. All work per loop iteration
