@@ -23,17 +23,6 @@ static const uint8_t hex1[256] = {
     ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
-/* Value of a hex digit, or -1. */
-static int hexval(unsigned char c)
-{
-    return (int)hex1[c] - 1;
-}
-
-static int is_hex(unsigned char c)
-{
-    return hex1[c] != 0;
-}
-
 /* ---- parse_ipv4 --------------------------------------------------------- */
 
 /* Parts saturate here: oct()/hex() die on values over 32 bits and huge
@@ -41,73 +30,74 @@ static int is_hex(unsigned char c)
 #define PART_MAX ((uint64_t)0xffffffff)
 #define PART_BIG (PART_MAX + 1)
 
-/* A part starting with '0' at *pp (the rare forms, kept off the fast
- * path): 0x hex or octal, as 7.17's regex (lowercase x only; "08" and "0x"
- * do not parse). `nl` says the input ends in the "\n" that Perl's `$` lets
- * through: hex() dies on it ("Illegal hexadecimal digit"), oct() ignores
- * it. Returns 0 or -1. */
-static int ipv4_zero_part(const unsigned char **pp, const unsigned char *e,
-                          int nl, uint64_t *val)
+/* One decimal octet (no leading zero, < 256) read with bounds checks:
+ * its end, or NULL. */
+static inline const unsigned char *octet(const unsigned char *p,
+                                         const unsigned char *e,
+                                         unsigned *out)
 {
-    const unsigned char *p = *pp + 1;
-    uint64_t v = 0;
+    unsigned v, d;
 
-    if (p + 1 < e && p[0] == 'x' && is_hex(p[1])) {
-        for (p++; p < e && is_hex(*p); p++) {
-            v = (v << 4) | (uint64_t)hexval(*p);
-            if (v > PART_MAX)
-                v = PART_BIG;
-        }
-        if (nl && p == e)
-            return -1;
-    } else {
-        for (; p < e && *p >= '0' && *p <= '7'; p++) {
-            v = (v << 3) | (uint64_t)(*p - '0');
-            if (v > PART_MAX)
-                v = PART_BIG;
+    if (p == e || (v = (unsigned)*p++ - '0') > 9)
+        return NULL;
+    if (p < e && (d = (unsigned)*p - '0') < 10) {
+        if (v == 0)
+            return NULL;
+        v = v * 10 + d;
+        p++;
+        if (p < e && (d = (unsigned)*p - '0') < 10) {
+            v = v * 10 + d;
+            p++;
         }
     }
-    *pp = p;
-    *val = v;
-    return 0;
+    *out = v;
+    return v > 255 ? NULL : p;
 }
 
 /* The common case, exactly four decimal octets "a.b.c.d" without leading
  * zeros: every such string parses the same way in 7.17. Anything else
- * (returns -1) goes through the general parser. */
+ * (returns -1) goes through the general parser. While an octet and its
+ * dot fit before the end (4 bytes), they are read without bounds checks:
+ * most of the work saved against the general parser. */
 static int ipv4_quad(const unsigned char *p, const unsigned char *e,
                      uint8_t out[4])
 {
     uint32_t acc = 0;
+    unsigned v;
 
-    for (int k = 0;; k++) {
-        unsigned v, d;
+    for (int k = 0; k < 3; k++) {
+        if (e - p >= 4) {
+            unsigned d0 = (unsigned)p[0] - '0', d1 = (unsigned)p[1] - '0';
+            unsigned d2 = (unsigned)p[2] - '0';
 
-        if (p == e)
-            return -1;
-        v = (unsigned)*p++ - '0';
-        if (v > 9)
-            return -1;
-        if (p < e && (d = (unsigned)*p - '0') < 10) {
-            if (v == 0)
+            if (d0 > 9)
                 return -1;
-            v = v * 10 + d;
-            p++;
-            if (p < e && (d = (unsigned)*p - '0') < 10) {
-                v = v * 10 + d;
-                p++;
+            if (d1 > 9) {
+                if (p[1] != '.')
+                    return -1;
+                v = d0;
+                p += 2;
+            } else if (d0 == 0) {
+                return -1;
+            } else if (d2 > 9) {
+                if (p[2] != '.')
+                    return -1;
+                v = d0 * 10 + d1;
+                p += 3;
+            } else {
+                v = d0 * 100 + d1 * 10 + d2;
+                if (p[3] != '.' || v > 255)
+                    return -1;
+                p += 4;
             }
+        } else if ((p = octet(p, e, &v)) == NULL || p == e || *p++ != '.') {
+            return -1;
         }
-        if (v > 255)
-            return -1;
         acc = acc << 8 | v;
-        if (k == 3)
-            break;
-        if (p == e || *p++ != '.')
-            return -1;
     }
-    if (p != e)
+    if ((p = octet(p, e, &v)) == NULL || p != e)
         return -1;
+    acc = acc << 8 | v;
     out[0] = (uint8_t)(acc >> 24);
     out[1] = (uint8_t)(acc >> 16);
     out[2] = (uint8_t)(acc >> 8);
@@ -130,24 +120,43 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
         nl = 1;
     }
     for (k = 0;; k++) {
+        const unsigned char *b = p;
         unsigned d;
 
         if (p == e)
             return -EINVAL;
         d = (unsigned)*p - '0';
         if (d - 1 < 9) {
+            /* decimal; more than 10 digits is too big (no overflow
+             * check per digit: a wrapped value is replaced) */
             v = d;
-            /* at most PART_BIG * 10 + 9: no overflow */
-            for (p++; p < e && (d = (unsigned)*p - '0') < 10; p++) {
+            for (p++; p < e && (d = (unsigned)*p - '0') < 10; p++)
                 v = v * 10 + d;
+            if (p - b > 10)
+                v = PART_BIG;
+        } else if (d != 0) {
+            return -EINVAL;
+        } else if (p + 2 < e && p[1] == 'x' && hex1[p[2]] != 0) {
+            /* 0x hex (lowercase x only, as 7.17's regex); hex() dies on
+             * the "\n" that Perl's `$` lets through */
+            unsigned h;
+
+            v = 0;
+            for (p += 2; p < e && (h = hex1[*p]) != 0; p++) {
+                v = (v << 4) | (h - 1);
                 if (v > PART_MAX)
                     v = PART_BIG;
             }
-        } else if (d == 0) {
-            if (ipv4_zero_part(&p, e, nl, &v) < 0)
+            if (nl && p == e)
                 return -EINVAL;
         } else {
-            return -EINVAL;
+            /* octal ("08" stops at the 8; "0x" alone is 0 then "x") */
+            v = 0;
+            for (p++; p < e && (d = (unsigned)*p - '0') < 8; p++) {
+                v = (v << 3) | d;
+                if (v > PART_MAX)
+                    v = PART_BIG;
+            }
         }
         if (p == e)
             break;
