@@ -564,13 +564,12 @@ static void test_deadline_burst_100k(void **state)
 
 /* ---- finding 6: one timer update per loop iteration ----------------------- */
 
-static void test_timer_updates_per_query(void **state)
+/* n lookups against the dnsmasq fixture, all submitted at once (every
+ * other one A only when `mixed`), run to their end. */
+static void dnsmasq_burst(struct t *t, int n, bool mixed, struct many *m)
 {
-    struct t *t = *state;
-    int port = dnsmasq_port(), n = slow ? 50 : 500;
+    int port = dnsmasq_port();
     char servers[64], name[64];
-    struct many m = {0};
-    anysock__dns_debug d;
 
     if (port == 0) {
         print_message("dnsmasq fixture not running\n");
@@ -578,15 +577,25 @@ static void test_timer_updates_per_query(void **state)
     }
     snprintf(servers, sizeof servers, "127.0.0.1:%d", port);
     ctx_on(t, servers, 1, 2, 0);
-    ares_timeout_calls = 0;
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "%s.anysock.test",
-                 i % 2 ? "both" : "a");
+                 mixed && i % 2 == 0 ? "a" : "both");
         assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
-                                                  0, 0, many_cb, &m, NULL),
+                                                  0, 0, many_cb, m, NULL),
                          0);
     }
-    assert_true(run_until(t->loop, &m.calls, n, bound(20)));
+    assert_true(run_until(t->loop, &m->calls, n, bound(20)));
+}
+
+static void test_timer_updates_per_query(void **state)
+{
+    struct t *t = *state;
+    int n = slow ? 50 : 500;
+    struct many m = {0};
+    anysock__dns_debug d;
+
+    ares_timeout_calls = 0;
+    dnsmasq_burst(t, n, true, &m);
     d = dbg(t);
     print_message("%d lookups, %" PRIu64 " queries: ares_timeout calls %lu, "
                   "timer re-arms %" PRIu64 " (%.2f per query), loop "
@@ -687,24 +696,11 @@ static void test_closed_port_moves_on_at_once(void **state)
 static void test_busy_channel_keeps_its_socket(void **state)
 {
     struct t *t = *state;
-    int port = dnsmasq_port(), n = slow ? 200 : 2000;
-    char servers[64], name[64];
+    int n = slow ? 200 : 2000;
     struct many m = {0};
     anysock__dns_debug d;
 
-    if (port == 0) {
-        print_message("dnsmasq fixture not running\n");
-        skip();
-    }
-    snprintf(servers, sizeof servers, "127.0.0.1:%d", port);
-    ctx_on(t, servers, 1, 2, 0);
-    for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "both.anysock.test");
-        assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
-                                                  0, 0, many_cb, &m, NULL),
-                         0);
-    }
-    assert_true(run_until(t->loop, &m.calls, n, bound(20)));
+    dnsmasq_burst(t, n, false, &m);
     d = dbg(t);
     print_message("%d lookups, %" PRIu64 " queries: %" PRIu64 " sockets "
                   "opened, %zu open after\n", n, d.sends, d.sockets_opened,
