@@ -97,6 +97,45 @@ static int expand(const unsigned char *p, const unsigned char *abuf,
     return st == ARES_EBADNAME ? ARES_EBADRESP : st;
 }
 
+/* What ares_expand_name accepts (its name_length(), structure only: with
+ * is_hostname 0 no character is refused) and the encoded length it gives,
+ * without making the string: the question name needs only that, unless
+ * an owner name must be compared with it. */
+static int name_walk(const unsigned char *enc, const unsigned char *abuf,
+                     int alen, long *enclen)
+{
+    const unsigned char *p = enc, *end = abuf + alen;
+    long first = -1;
+    int indir = 0;
+
+    if (p >= end)
+        return ARES_EBADRESP;
+    while (*p != 0) {
+        if ((*p & 0xc0) == 0xc0) {
+            size_t off;
+
+            if (p + 1 >= end)
+                return ARES_EBADRESP;
+            off = (size_t)(p[0] & 0x3f) << 8 | p[1];
+            if (off >= (size_t)alen)
+                return ARES_EBADRESP;
+            if (first < 0)
+                first = (long)(p + 2 - enc);
+            p = abuf + off;
+            if (++indir > alen || indir > 50)
+                return ARES_EBADRESP;
+        } else if ((*p & 0xc0) == 0) {
+            if (p + *p + 1 >= end)
+                return ARES_EBADRESP;
+            p += *p + 1;
+        } else {
+            return ARES_EBADRESP;   /* label types 01 and 10 */
+        }
+    }
+    *enclen = first >= 0 ? first : (long)(p + 1 - enc);
+    return ARES_SUCCESS;
+}
+
 /* c-ares reads a CNAME target as a host name: only [A-Za-z0-9_/-] in
  * labels. The name was already walked (bounds, loops) by expand(). */
 static bool wire_hostname_ok(const unsigned char *p,
@@ -167,13 +206,11 @@ int anysock__parse_addrs(const unsigned char *abuf, int alen, int type,
         return ARES_EBADRESP;
     an = (unsigned)(abuf[6] << 8 | abuf[7]);
     p = abuf + NS_HFIXEDSZ;
-    if ((st = expand(p, abuf, alen, &qname, &len)) != ARES_SUCCESS)
+    if ((st = name_walk(p, abuf, alen, &len)) != ARES_SUCCESS)
         return st;
-    if (p + len + NS_QFIXEDSZ > end) {
-        st = ARES_EBADRESP;
-        goto out;
-    }
-    host = qname;
+    if (p + len + NS_QFIXEDSZ > end)
+        return ARES_EBADRESP;
+    host = NULL;   /* the question name, made only if an owner needs it */
     host_off = NS_HFIXEDSZ;
     host_indirs = name_indirs(abuf + host_off, abuf);
     p += len + NS_QFIXEDSZ;
@@ -192,6 +229,16 @@ int anysock__parse_addrs(const unsigned char *abuf, int alen, int type,
             if ((st = expand(p, abuf, alen, &rr, &len)) != ARES_SUCCESS) {
                 rr = NULL;
                 goto out;
+            }
+            if (host == NULL) {
+                long ql;
+
+                if ((st = expand(abuf + NS_HFIXEDSZ, abuf, alen, &qname,
+                                 &ql)) != ARES_SUCCESS) {
+                    qname = NULL;
+                    goto out;
+                }
+                host = qname;
             }
             same = strcasecmp(rr, host) == 0;
             ares_free_string(rr);
@@ -243,7 +290,8 @@ out:
         ares_free_string(rr);
     if (cname != NULL)
         ares_free_string(cname);
-    ares_free_string(qname);
+    if (qname != NULL)
+        ares_free_string(qname);
     return st;
 }
 
