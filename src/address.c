@@ -180,11 +180,13 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
 
 /* ---- parse_ipv6 --------------------------------------------------------- */
 
-/* For parse_ipv6: a hex digit's value, or one of these (negative, so one
- * sign test tells "digit" from "field ends"). */
-#define H6_COLON (-1)
-#define H6_OTHER (-2)  /* also stands for "end of text" */
-static const int8_t h6[256] = {
+/* For parse_ipv6: a hex digit's value, or one of these (16 and up, so one
+ * compare tells "digit" from "field ends"; unsigned, so no sign extension
+ * on the way to int). */
+#define H6_DIGIT(t) ((t) < 16)
+#define H6_COLON 16
+#define H6_OTHER 17  /* also stands for "end of text" */
+static const uint8_t h6[256] = {
 #define H6_ROW H6_OTHER, H6_OTHER, H6_OTHER, H6_OTHER, H6_OTHER, H6_OTHER, \
     H6_OTHER, H6_OTHER, H6_OTHER, H6_OTHER, H6_OTHER, H6_OTHER, H6_OTHER,  \
     H6_OTHER, H6_OTHER, H6_OTHER
@@ -253,19 +255,19 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
         if (f < lim) {
             /* 5 bytes readable: up to 4 digits and the byte after them */
             nd = 0;
-            if ((t = h6[f[0]]) >= 0) {
+            if (H6_DIGIT(t = h6[f[0]])) {
                 v = (unsigned)t;
                 nd = 1;
-                if ((t = h6[f[1]]) >= 0) {
+                if (H6_DIGIT(t = h6[f[1]])) {
                     v = v << 4 | (unsigned)t;
                     nd = 2;
-                    if ((t = h6[f[2]]) >= 0) {
+                    if (H6_DIGIT(t = h6[f[2]])) {
                         v = v << 4 | (unsigned)t;
                         nd = 3;
-                        if ((t = h6[f[3]]) >= 0) {
+                        if (H6_DIGIT(t = h6[f[3]])) {
                             v = v << 4 | (unsigned)t;
                             nd = 4;
-                            if ((t = h6[f[4]]) >= 0)
+                            if (H6_DIGIT(t = h6[f[4]]))
                                 goto long_run;
                         }
                     }
@@ -274,7 +276,7 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
             f += nd;
         } else {
             /* at most 4 bytes left, so at most 4 digits */
-            for (v = 0; f < e && (t = h6[*f]) >= 0; f++)
+            for (v = 0; f < e && H6_DIGIT(t = h6[*f]); f++)
                 v = v << 4 | (unsigned)t;
             t = f < e ? h6[*f] : H6_OTHER;
             nd = (size_t)(f - fs);
@@ -307,7 +309,7 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
         /* 5 or more digits: never a group; only an IPv4 tail (or, with no
          * colon at all, an IPv4 address) can start this way. */
         f = fs + 5;
-        while (f < e && h6[*f] >= 0)
+        while (f < e && H6_DIGIT(h6[*f]))
             f++;
         if (f < e && *f == ':')
             return -EINVAL;
