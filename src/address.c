@@ -210,6 +210,77 @@ static const uint8_t h6[256] = {
         (lo) = (lo) << 16 | (v);                                            \
     } while (0)
 
+/* Store (hi, lo) as 16 bytes in network order. */
+static inline void put128(uint8_t out[16], uint64_t hi, uint64_t lo)
+{
+    hi = htobe64(hi);
+    lo = htobe64(lo);
+    memcpy(out, &hi, 8);
+    memcpy(out + 8, &lo, 8);
+}
+
+/* parse_ipv6's rare paths, out of line and only ever tail-called, so the
+ * main loop stays a leaf function: no registers to save, no stack frame.
+ *
+ * A colon-free text: an IPv4 address, returned IPv4-mapped. */
+static __attribute__((noinline)) int ipv6_plain_ipv4(const char *s,
+                                                     size_t len,
+                                                     uint8_t out[16])
+{
+    uint8_t v4[4];
+
+    if (anysock_parse_ipv4(s, len, v4) < 0)
+        return -EINVAL;
+    put128(out, 0, 0xffff00000000u | (uint64_t)v4[0] << 24 |
+                       (uint64_t)v4[1] << 16 | (uint64_t)v4[2] << 8 | v4[3]);
+    return 0;
+}
+
+/* The last field, fs..e, stopped at byte *f, neither hex nor ':': it must
+ * be an IPv4 tail, which has a dot. (hi, lo) holds every other group where
+ * it belongs, with the low 32 bits free for the tail. parse_ipv4 takes no
+ * ':', so it also checks that no field follows; the plain dotted quad goes
+ * first, as it does there. */
+static __attribute__((noinline)) int ipv6_v4_tail(const unsigned char *fs,
+                                                  const unsigned char *f,
+                                                  const unsigned char *e,
+                                                  uint8_t out[16],
+                                                  uint64_t hi, uint64_t lo)
+{
+    uint8_t v4[4];
+
+    if (ipv4_quad(fs, e, v4) < 0 &&
+        ((*f != '.' && !memchr(fs, '.', (size_t)(e - fs))) ||
+         anysock_parse_ipv4((const char *)fs, (size_t)(e - fs), v4) < 0))
+        return -EINVAL;
+    put128(out, hi, lo | (uint64_t)v4[0] << 24 | (uint64_t)v4[1] << 16 |
+                        (uint64_t)v4[2] << 8 | v4[3]);
+    return 0;
+}
+
+/* The "::" stands for zero groups: the head's groups (hh, hl), right-
+ * aligned, move to the top of the tail's (hi, lo). head == 8: no "::". */
+static inline void ipv6_merge_head(uint64_t *hi, uint64_t *lo, uint64_t hh,
+                                   uint64_t hl, size_t head)
+{
+    unsigned k;
+
+    if (head >= 8)
+        return;
+    k = 16 * (8 - (unsigned)head);
+    if (k >= 128) {
+        hh = hl = 0;
+    } else if (k >= 64) {
+        hh = hl << (k - 64);
+        hl = 0;
+    } else {
+        hh = hh << k | hl >> (64 - k);
+        hl <<= k;
+    }
+    *hi |= hh;
+    *lo |= hl;
+}
+
 /* One pass over the text, equivalent to 7.17's
  *   $n = y/://; split /::/, $_[0], 2; split /:/, $h/$t, -1; ...
  * Fields are split on ':' except at the first "::", which separates the
@@ -241,7 +312,6 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
     unsigned v = 0;
     size_t nd = 0, head = 8, ncolon = 0;
     int t;
-    uint8_t v4[4];
 
     if (len >= 2 && p[0] == ':' && p[1] == ':') {
         head = 0;
@@ -317,12 +387,8 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
     }
     if (ncolon < 2) {
         /* no or one colon: only a colon-free IPv4 address parses */
-        if (ncolon == 0 && anysock_parse_ipv4(s, len, v4) == 0) {
-            memset(out, 0, 10);
-            out[10] = out[11] = 0xff;
-            memcpy(out + 12, v4, 4);
-            return 0;
-        }
+        if (ncolon == 0)
+            return ipv6_plain_ipv4(s, len, out);
         return -EINVAL;
     }
     if (f == e) {
@@ -330,44 +396,22 @@ int anysock_parse_ipv6(const char *s, size_t len, uint8_t out[16])
             return -EINVAL;
         PUSH16(hi, lo, v);
     } else {
-        /* A byte neither hex nor ':'. Only the last field may hold one,
-         * and then only as an IPv4 tail, which has a dot. parse_ipv4
-         * takes no ':', so it also checks that no field follows; the
-         * plain dotted quad goes first, as it does there. */
-        if (ncolon > 6)
+        /* A byte neither hex nor ':': an IPv4 tail, or nothing. Its two
+         * groups count as 7.17 counts them, as one more colon. */
+        if (ncolon > 6 || (head == 8 && ncolon + 1 != 7))
             return -EINVAL;
-        if (ipv4_quad(fs, e, v4) < 0 &&
-            ((*f != '.' && !memchr(fs, '.', (size_t)(e - fs))) ||
-             anysock_parse_ipv4((const char *)fs, (size_t)(e - fs), v4) < 0))
-            return -EINVAL;
-        PUSH16(hi, lo, (unsigned)v4[0] << 8 | v4[1]);
-        PUSH16(hi, lo, (unsigned)v4[2] << 8 | v4[3]);
-        ncolon++; /* stands for the colon between its two groups */
+        PUSH16(hi, lo, 0);
+        PUSH16(hi, lo, 0);
+        ipv6_merge_head(&hi, &lo, hh, hl, head);
+        return ipv6_v4_tail(fs, f, e, out, hi, lo);
     }
     /* Without "::", 8 groups means 7 colons; with it, the colon limits
      * above already keep the groups to 8 at most. */
     if (head == 8 && ncolon != 7)
         return -EINVAL;
 done:
-    /* The "::" stands for zero groups: shift the head to the top. */
-    if (head < 8) {
-        unsigned k = 16 * (8 - (unsigned)head);
-        if (k >= 128) {
-            hh = hl = 0;
-        } else if (k >= 64) {
-            hh = hl << (k - 64);
-            hl = 0;
-        } else {
-            hh = hh << k | hl >> (64 - k);
-            hl <<= k;
-        }
-        hi |= hh;
-        lo |= hl;
-    }
-    hi = htobe64(hi);
-    lo = htobe64(lo);
-    memcpy(out, &hi, 8);
-    memcpy(out + 8, &lo, 8);
+    ipv6_merge_head(&hi, &lo, hh, hl, head);
+    put128(out, hi, lo);
     return 0;
 }
 
