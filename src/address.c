@@ -59,8 +59,8 @@ static inline const unsigned char *octet(const unsigned char *p,
  * (returns -1) goes through the general parser. While an octet and its
  * dot fit before the end (4 bytes), they are read without bounds checks:
  * most of the work saved against the general parser. */
-static int ipv4_quad(const unsigned char *p, const unsigned char *e,
-                     uint8_t out[4])
+static inline __attribute__((always_inline)) int
+ipv4_quad(const unsigned char *p, const unsigned char *e, uint8_t out[4])
 {
     uint32_t acc = 0;
     unsigned v;
@@ -105,15 +105,16 @@ static int ipv4_quad(const unsigned char *p, const unsigned char *e,
     return 0;
 }
 
-int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
+/* Every form 7.17 accepts; out of line and tail-called, so the dotted
+ * quad's path in anysock_parse_ipv4 needs no stack frame. */
+static __attribute__((noinline)) int ipv4_general(const char *s, size_t len,
+                                                  uint8_t out[4])
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;
     uint64_t v, acc = 0;
     unsigned k;
     int nl = 0;
 
-    if (ipv4_quad(p, e, out) == 0)
-        return 0;
     /* The regex ends in `$`, which also matches before a final "\n". */
     if (len > 0 && e[-1] == '\n') {
         e--;
@@ -176,6 +177,15 @@ int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
     out[2] = (uint8_t)(acc >> 8);
     out[3] = (uint8_t)acc;
     return 0;
+}
+
+int anysock_parse_ipv4(const char *s, size_t len, uint8_t out[4])
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (ipv4_quad(p, p + len, out) == 0)
+        return 0;
+    return ipv4_general(s, len, out);
 }
 
 /* ---- parse_ipv6 --------------------------------------------------------- */
