@@ -56,6 +56,7 @@ struct fakedns {
     struct conn conns[MAXCONN];
     struct delayed delayed[MAXDELAY];
     atomic_uint udpq, tcpq, replies;
+    uint32_t rng;          /* FAKEDNS_LOSSY; the server thread's alone */
     atomic_uint full[3];   /* last unmangled length: A, AAAA, SRV */
     pthread_mutex_t lock;  /* guards lastq */
     char lastq[256];       /* the last question name, dotted */
@@ -521,6 +522,11 @@ static bool whole_server(fakedns *f, const unsigned char *q, size_t n,
     switch (mode) {
     case FAKEDNS_MUTE:
         return true;
+    case FAKEDNS_LOSSY:
+        f->rng ^= f->rng << 13;
+        f->rng ^= f->rng >> 17;
+        f->rng ^= f->rng << 5;
+        return f->rng % 100 < f->delay_ms;   /* dropped, or answered */
     case FAKEDNS_SERVFAIL:
     case FAKEDNS_REFUSED:
         if (n < 12)
@@ -735,6 +741,7 @@ int fakedns_start(fakedns **out, uint16_t *port)
 
     if (f == NULL)
         return -ENOMEM;
+    f->rng = 2463534242u;
     f->late = calloc(LATE_MAX, sizeof *f->late);
     if (f->late == NULL) {
         free(f);

@@ -73,10 +73,14 @@ enum fakedns_mangle {
  * FAKEDNS_REFUSED     every question: rcode 5
  * FAKEDNS_LATE        every UDP question answered as NORMAL would, but
  *                     delay_ms later (up to 8192 waiting; more are dropped)
- * FAKEDNS_MUTE        nothing answered */
+ * FAKEDNS_MUTE        nothing answered
+ * FAKEDNS_LOSSY       every UDP question answered as NORMAL would, except
+ *                     delay_ms percent of them, dropped at random (a fixed
+ *                     seed: the same questions in the same order lose the
+ *                     same ones), as a lossy path would */
 enum fakedns_mode {
     FAKEDNS_NORMAL, FAKEDNS_SERVFAIL, FAKEDNS_REFUSED, FAKEDNS_LATE,
-    FAKEDNS_MUTE
+    FAKEDNS_MUTE, FAKEDNS_LOSSY
 };
 void fakedns_set_mode(fakedns *f, enum fakedns_mode mode, unsigned delay_ms);
 
