@@ -816,6 +816,33 @@ static void test_late_server_loses_nothing(void **state)
     free(q);
 }
 
+/* n lookups (A+AAAA) of "<prefix><i>.example" at once, run until all are
+ * answered or limit seconds pass: the elapsed time, and in *wmin the
+ * smallest window seen while some were outstanding. */
+static double burst_window(struct t *t, const char *prefix, int n,
+                           struct many *m, double limit, size_t *wmin)
+{
+    char name[64];
+    double t0 = mono();
+
+    *wmin = SIZE_MAX;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%d.example", prefix, i);
+        assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
+                                                  0, 0, many_cb, m, NULL),
+                         0);
+    }
+    while (m->calls < n && mono() - t0 < limit) {
+        size_t w;
+
+        ev_run(t->loop, EVRUN_ONCE);
+        w = dbg(t).window;
+        if (m->calls < n && w < *wmin)
+            *wmin = w;
+    }
+    return mono() - t0;
+}
+
 /* ---- attack of 3 Dec: a server that drops a few per cent ------------------
  * Each dropped query is answered on its retry by the same server. That
  * used to halve the window every time (one cut per window of losses, one
@@ -828,29 +855,13 @@ static void test_lossy_server_keeps_window(void **state)
     struct t *t = *state;
     int n = slow ? 200 : 1000;
     struct many m = {0};
-    char name[64];
-    size_t wmin = SIZE_MAX;
-    double t0, el, tmo = 0.2;
+    size_t wmin;
+    double el, tmo = 0.2;
 
     fakedns_set_mode(t->fake, FAKEDNS_LOSSY, 10);
     /* 5 tries: a query lost 5 times in a row is 1 in 100,000 */
     ctx_on(t, t->server, tmo, 5, 0);
-    t0 = mono();
-    for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "l%d.example", i);
-        assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
-                                                  0, 0, many_cb, &m, NULL),
-                         0);
-    }
-    while (m.calls < n && mono() - t0 < bound(120)) {
-        size_t w;
-
-        ev_run(t->loop, EVRUN_ONCE);
-        w = dbg(t).window;
-        if (m.calls < n && w < wmin)
-            wmin = w;
-    }
-    el = mono() - t0;
+    el = burst_window(t, "l", n, &m, bound(120), &wmin);
     print_message("%d lookups (A+AAAA), 10%% of queries dropped, timeout "
                   "%.1f s: %d ok in %.2f s (%.1f timeouts' worth), smallest "
                   "window %zu, %" PRIu64 " sends, %" PRIu64 " timeouts\n", n,
@@ -876,29 +887,14 @@ static void test_mute_first_server_keeps_window(void **state)
     struct t *t = *state;
     int n = 100, ok = 0;
     struct many m = {0};
-    char servers[160], name[64];
-    size_t wmin = SIZE_MAX;
-    double t0, el, tmo = 0.2;
+    char servers[160];
+    size_t wmin;
+    double el, tmo = 0.2;
 
     fakedns_set_mode(t->fake, FAKEDNS_MUTE, 0);
     snprintf(servers, sizeof servers, "%s,%s", t->server, t->server2);
     ctx_on(t, servers, tmo, 0, 0);   /* 3 tries, window 16..64 */
-    t0 = mono();
-    for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "d%d.example", i);
-        assert_int_equal(anysock_resolve_sockaddr(t->ctx, name, "80", NULL,
-                                                  0, 0, many_cb, &m, NULL),
-                         0);
-    }
-    while (m.calls < n && mono() - t0 < bound(60)) {
-        size_t w;
-
-        ev_run(t->loop, EVRUN_ONCE);
-        w = dbg(t).window;
-        if (m.calls < n && w < wmin)
-            wmin = w;
-    }
-    el = mono() - t0;
+    el = burst_window(t, "d", n, &m, bound(60), &wmin);
     ok = m.calls - m.errors;
     print_message("%d lookups (A+AAAA), mute first server, good second, "
                   "timeout %.1f s: %d ok in %.2f s (%.1f timeouts' worth), "
