@@ -229,6 +229,13 @@ static inline void put128(uint8_t out[16], uint64_t hi, uint64_t lo)
     memcpy(out + 8, &lo, 8);
 }
 
+/* An IPv4 address as the low 32 bits of a group accumulator. */
+static inline uint64_t v4_bits(const uint8_t v4[4])
+{
+    return (uint64_t)v4[0] << 24 | (uint64_t)v4[1] << 16 |
+           (uint64_t)v4[2] << 8 | v4[3];
+}
+
 /* parse_ipv6's rare paths, out of line and only ever tail-called, so the
  * main loop stays a leaf function: no registers to save, no stack frame.
  *
@@ -241,8 +248,7 @@ static __attribute__((noinline)) int ipv6_plain_ipv4(const char *s,
 
     if (anysock_parse_ipv4(s, len, v4) < 0)
         return -EINVAL;
-    put128(out, 0, 0xffff00000000u | (uint64_t)v4[0] << 24 |
-                       (uint64_t)v4[1] << 16 | (uint64_t)v4[2] << 8 | v4[3]);
+    put128(out, 0, 0xffff00000000u | v4_bits(v4));
     return 0;
 }
 
@@ -250,7 +256,7 @@ static __attribute__((noinline)) int ipv6_plain_ipv4(const char *s,
  * be an IPv4 tail, which has a dot. (hi, lo) holds every other group where
  * it belongs, with the low 32 bits free for the tail. parse_ipv4 takes no
  * ':', so it also checks that no field follows; the plain dotted quad goes
- * first, as it does there. */
+ * first, as it does there (and, failing, is not tried twice). */
 static __attribute__((noinline)) int ipv6_v4_tail(const unsigned char *fs,
                                                   const unsigned char *f,
                                                   const unsigned char *e,
@@ -261,10 +267,9 @@ static __attribute__((noinline)) int ipv6_v4_tail(const unsigned char *fs,
 
     if (ipv4_quad(fs, e, v4) < 0 &&
         ((*f != '.' && !memchr(fs, '.', (size_t)(e - fs))) ||
-         anysock_parse_ipv4((const char *)fs, (size_t)(e - fs), v4) < 0))
+         ipv4_general((const char *)fs, (size_t)(e - fs), v4) < 0))
         return -EINVAL;
-    put128(out, hi, lo | (uint64_t)v4[0] << 24 | (uint64_t)v4[1] << 16 |
-                        (uint64_t)v4[2] << 8 | v4[3]);
+    put128(out, hi, lo | v4_bits(v4));
     return 0;
 }
 
